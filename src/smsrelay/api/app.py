@@ -1,0 +1,57 @@
+"""The Starlette application and its lifespan: the store and the delivery engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from smsrelay.api.endpoint import Context, render, render_refusal
+from smsrelay.api.routes import V1_ROUTES
+from smsrelay.config import Settings
+from smsrelay.delivery.engine import DeliveryEngine
+from smsrelay.domain.problems import Problem, Refused
+from smsrelay.service.sending import Pricing
+from smsrelay.store import open_store
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    problem = {404: Problem.NO_SUCH_ENDPOINT, 405: Problem.METHOD_NOT_ALLOWED}.get(
+        status, Problem.INTERNAL
+    )
+    settings: Settings = request.app.state.context.settings
+    return render_refusal(Refused(problem), "json", settings.language)
+
+
+async def _health(request: Request) -> Response:
+    return render({"status": "ok"}, "json")
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The application; the store and the delivery engine live as long as its lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = open_store(settings.database, synchronous=settings.sqlite_synchronous)
+        await store.migrate()
+        engine = DeliveryEngine(store, settings)
+        pricing = Pricing.from_settings(settings)
+        app.state.context = Context(settings, store, engine, pricing)
+        await engine.start()
+        try:
+            yield
+        finally:
+            await engine.stop()
+            await store.close()
+
+    return Starlette(
+        routes=[Route("/health", _health), *V1_ROUTES],
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_exception, Exception: _http_exception},
+    )

@@ -1,0 +1,207 @@
+"""`smsrelay`: the administration commands and the server.
+
+Each command reads the settings the same way as the server (file, environment, then its
+own options), so `smsrelay key create` and `smsrelay serve` agree on the database
+without repeating it. Expected failures exit with status 1 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import uvicorn
+
+from smsrelay.config import ConfigError, Settings, load_settings
+from smsrelay.service import accounts
+from smsrelay.service.sending import Pricing
+from smsrelay.store import Store, StoreError, open_store
+from smsrelay.store.base import Account
+
+app = typer.Typer(help="smsrelay: a self-hosted SMS platform speaking the SMS Partner v1 API.")
+account_app = typer.Typer(help="Manage accounts.")
+key_app = typer.Typer(help="Manage API keys.")
+app.add_typer(account_app, name="account")
+app.add_typer(key_app, name="key")
+
+T = TypeVar("T")
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option("--database", help="sqlite:///PATH (default sqlite:///var/smsrelay.db)"),
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="TOML settings file", exists=True, dir_okay=False)
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"smsrelay: {message}", err=True)
+    return typer.Exit(1)
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Run `work` against a migrated store, mapping store failures to a clean exit."""
+
+    async def run() -> T:
+        store = open_store(settings.database, synchronous=settings.sqlite_synchronous)
+        try:
+            await store.migrate()
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except (StoreError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command()
+def migrate(database: DatabaseOption = None, config: ConfigOption = None) -> None:
+    """Create or upgrade the database schema."""
+    settings = _settings(config, database=database)
+
+    async def work(store: Store) -> None:
+        return None
+
+    _with_store(settings, work)
+    typer.echo(f"database at {settings.database} is up to date")
+
+
+@account_app.command("create")
+def account_create(
+    name: str,
+    region: Annotated[str, typer.Option(help="default region of national numbers")] = "FR",
+    lang: Annotated[str, typer.Option(help="language of messages: fr or en")] = "fr",
+    credits: Annotated[float, typer.Option(help="initial credit, in the currency")] = 0.0,
+    database: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Create an account; prints its id."""
+    settings = _settings(config, database=database)
+    account = _with_store(
+        settings,
+        lambda store: accounts.create_account(
+            store, name, region=region, language=lang, credits=credits
+        ),
+    )
+    typer.echo(account.id)
+
+
+async def _account(store: Store, ref: str) -> Account:
+    account = await store.find_account(ref)
+    if account is None:
+        raise ValueError(f"no account {ref!r}")
+    return account
+
+
+@key_app.command("create")
+def key_create(
+    account: Annotated[str, typer.Argument(help="account id or name")],
+    database: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Create an API key; prints only the key, which is shown this once."""
+    settings = _settings(config, database=database)
+
+    async def work(store: Store) -> str:
+        return await accounts.create_api_key(store, await _account(store, account))
+
+    typer.echo(_with_store(settings, work))
+
+
+@key_app.command("revoke")
+def key_revoke(
+    key: Annotated[str, typer.Argument(help="the key, or its id (the part before the dot)")],
+    database: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Revoke an API key: it is refused (code 10) from the next request on."""
+    settings = _settings(config, database=database)
+    if not _with_store(settings, lambda store: accounts.revoke_api_key(store, key)):
+        raise _fail(f"no active key {accounts.key_id_of(key)!r}")
+    typer.echo(f"revoked {accounts.key_id_of(key)}")
+
+
+def _serve(settings: Settings, access_log: bool) -> None:
+    from smsrelay.api.app import create_app  # only the server needs Starlette
+
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        access_log=access_log,
+    )
+
+
+HostOption = Annotated[str | None, typer.Option(help="address to listen on (default 127.0.0.1)")]
+PortOption = Annotated[int | None, typer.Option(help="port to listen on (default 8000)")]
+AccessLogOption = Annotated[bool, typer.Option(help="log every request (costs throughput)")]
+
+
+@app.command()
+def serve(
+    host: HostOption = None,
+    port: PortOption = None,
+    database: DatabaseOption = None,
+    config: ConfigOption = None,
+    access_log: AccessLogOption = False,
+) -> None:
+    """Run the HTTP API with the dispatcher and the simulated operator."""
+    _serve(_settings(config, host=host, port=port, database=database), access_log)
+
+
+@app.command()
+def demo(
+    host: HostOption = None,
+    port: PortOption = None,
+    database: DatabaseOption = None,
+    config: ConfigOption = None,
+    key_file: Annotated[Path, typer.Option(help="where the demo key is kept")] = Path(
+        "var/demo.key"
+    ),
+    time_scale: Annotated[float, typer.Option(help="speed of the simulated network")] = 60.0,
+    access_log: AccessLogOption = False,
+) -> None:
+    """`make run`: a demo account and key (kept across restarts), a sample send, the server."""
+    settings = _settings(
+        config, host=host, port=port, database=database, simulator={"time_scale": time_scale}
+    )
+    from smsrelay.demo import prepare_demo
+
+    key, message_id = _with_store(
+        settings, lambda store: prepare_demo(store, key_file, Pricing.from_settings(settings))
+    )
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(
+        f"\nsmsrelay demo on {base} — simulated network {time_scale:g}x faster than real\n"
+        f"API key: {key}\n\nStatus of the sample send (message {message_id}):\n"
+        f'  curl -s -X POST {base}/v1/multi-status -d \'{{"apiKey": "{key}", '
+        f'"SMSStatut_List": [{{"phoneNumber": "0600000001", "messageId": {message_id}}}, '
+        f'{{"phoneNumber": "+33600000002", "messageId": {message_id}}}, '
+        f'{{"phoneNumber": "+33600000003", "messageId": {message_id}}}]}}\'\n'
+        f"Send another:\n"
+        f'  curl -s -X POST {base}/v1/send -d \'{{"apiKey": "{key}", '
+        f'"phoneNumbers": "+33600000001,0612345678", "message": "Bonjour"}}\'\n'
+    )
+    sys.stdout.flush()
+    _serve(settings, access_log)

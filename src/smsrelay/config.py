@@ -1,0 +1,108 @@
+"""One settings object, read once at start-up.
+
+Precedence, lowest first: defaults, the TOML file (`--config` or `SMSRELAY_CONFIG`),
+environment variables (`SMSRELAY_<NAME>`, `SMSRELAY_SIMULATOR_<NAME>` for the simulator
+table), then explicit command-line options. Values are validated as a whole by msgspec,
+so a typo in the file is an error at start-up rather than a default silently kept.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+ENV_PREFIX = "SMSRELAY_"
+DEFAULT_DATABASE = "sqlite:///var/smsrelay.db"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which value and why."""
+
+
+class SimulatorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The simulated operator's outcome model (see docs/simulator.md)."""
+
+    seed: int = 1
+    # How many times faster than a real network the simulated one runs: at 60, a report
+    # an operator would send after one hour arrives after one minute.
+    time_scale: float = 1.0
+    delivered: float = 0.90
+    undelivered: float = 0.04
+    expired: float = 0.02
+    rejected: float = 0.01
+    # The rest of the shares (here 3 %) never get a report and expire with the validity.
+    median_delay: float = 4.0
+    max_delay: float = 6 * 3600.0
+
+
+class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    database: str = DEFAULT_DATABASE
+    host: str = "127.0.0.1"
+    port: int = 8000
+    language: Literal["fr", "en"] = "fr"
+    max_body_bytes: int = 1024 * 1024
+    # How long an operator may take to report; past it a recipient is Not delivered.
+    validity: float = 48 * 3600.0
+    price_per_part: float = 0.038
+    currency: str = "EUR"
+    # FULL: an accepted SMS survives a power cut, not only a crash of the process.
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    dispatch_batch: int = 500
+    dispatch_interval: float = 0.05
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    simulator: SimulatorSettings = SimulatorSettings()
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    simulator: dict[str, Any] = {}
+    for name in Settings.__struct_fields__:
+        raw = environ.get(ENV_PREFIX + name.upper())
+        if raw is not None and name != "simulator":
+            values[name] = raw
+    for name in SimulatorSettings.__struct_fields__:
+        raw = environ.get(f"{ENV_PREFIX}SIMULATOR_{name.upper()}")
+        if raw is not None:
+            simulator[name] = raw
+    if simulator:
+        values["simulator"] = simulator
+    return values
+
+
+def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Settings from every source; `overrides` whose value is None are not given."""
+    env = os.environ if environ is None else environ
+    path = config_file or (
+        Path(env[ENV_PREFIX + "CONFIG"]) if env.get(ENV_PREFIX + "CONFIG") else None
+    )
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from exc
+    data = _merge(data, _from_environ(env))
+    data = _merge(data, {k: v for k, v in overrides.items() if v is not None})
+    try:
+        return msgspec.convert(data, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from exc

@@ -1,0 +1,72 @@
+"""Hands due recipients to the carrier and records what the operator answered.
+
+A recipient is claimed (state `queued`) in the same transaction that reads it, so two
+loops never send it twice; claims left by a process that died are released at start-up
+and sent again (at least once, never zero times).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from smsrelay.config import Settings
+from smsrelay.delivery.carriers.base import Carrier
+from smsrelay.store.base import Store
+
+log = logging.getLogger(__name__)
+
+EXPIRY_SWEEP_INTERVAL = 1.0
+RETRY_PAUSE = 1.0
+
+
+class Dispatcher:
+    def __init__(self, store: Store, carrier: Carrier, settings: Settings) -> None:
+        self._store = store
+        self._carrier = carrier
+        self._batch = settings.dispatch_batch
+        self._interval = settings.dispatch_interval
+        self._validity = settings.validity
+        self._work = asyncio.Event()
+        self.submitted = 0
+
+    def wake(self) -> None:
+        """Called after a send is accepted, so it leaves without waiting for the next poll."""
+        self._work.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                sent = await self.dispatch_once()
+            except Exception:
+                log.exception("dispatch failed; claims released, retrying")
+                await self._store.release_claims(time.time())
+                await asyncio.sleep(RETRY_PAUSE)
+                continue
+            if sent < self._batch:
+                self._work.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._work.wait(), self._interval)
+
+    async def dispatch_once(self) -> int:
+        batch = await self._store.claim_due(time.time(), self._batch)
+        if not batch:
+            return 0
+        answers = await self._carrier.submit(batch)
+        await self._store.record_submissions(answers, time.time(), self._validity)
+        self.submitted += len(answers)
+        return len(batch)
+
+    async def sweep_expired(self) -> None:
+        """Recipients whose validity ended without a final report become Not delivered."""
+        while True:
+            try:
+                expired = await self._store.expire_overdue(time.time())
+            except Exception:
+                log.exception("expiry sweep failed")
+            else:
+                if expired:
+                    log.info("%d recipients expired without a final report", expired)
+            await asyncio.sleep(EXPIRY_SWEEP_INTERVAL)

@@ -1,0 +1,50 @@
+"""What `make run` prepares before serving: a demo account, its key, and a sample send.
+
+The key is kept in a file of the working folder (mode 600) so that a restart prints the
+same key; the database still holds only its hash.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from smsrelay.domain.problems import Refused
+from smsrelay.service import accounts, sending
+from smsrelay.store.base import Account, Store
+
+DEMO_ACCOUNT = "demo"
+SAMPLE_NUMBERS = "+33600000001,+33600000002,+33600000003,+33600000006,0612345678"
+
+
+async def _demo_account(store: Store) -> Account:
+    account = await store.find_account(DEMO_ACCOUNT)
+    return account or await accounts.create_account(store, DEMO_ACCOUNT, credits=100.0)
+
+
+async def _demo_key(store: Store, key_file: Path) -> str:
+    if key_file.exists():
+        key = key_file.read_text().strip()
+        try:
+            await accounts.authenticate(store, key)
+        except Refused:
+            pass  # revoked, or another database: make a new one
+        else:
+            return key
+    key = await accounts.create_api_key(store, await _demo_account(store))
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.touch(mode=0o600)
+    key_file.write_text(key + "\n")
+    return key
+
+
+async def prepare_demo(store: Store, key_file: Path, pricing: sending.Pricing) -> tuple[str, int]:
+    """The demo key, and the id of a sample send the simulator will deliver."""
+    key = await _demo_key(store, key_file)
+    account = await accounts.authenticate(store, key)
+    answer = await sending.send(
+        store,
+        account,
+        pricing,
+        {"phoneNumbers": SAMPLE_NUMBERS, "message": "Bonjour de smsrelay"},
+    )
+    return key, answer.message_id

@@ -1,0 +1,82 @@
+"""Every refusal smsrelay can answer, with its v1 code and its text in each language.
+
+The code is the contract (clients branch on it); the text is for humans. One catalogue,
+so that the same refusal reads the same in every endpoint, and French stays the default
+as on the live service ("Clef API incorrecte").
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Literal
+
+Language = Literal["fr", "en"]
+
+
+class Problem(enum.Enum):
+    """One refusal: (code, French text, English text)."""
+
+    API_KEY_REQUIRED = (1, "La clé API est requise", "API key required")
+    PHONE_REQUIRED = (2, "Le numéro de téléphone est requis", "Phone number required")
+    MESSAGE_ID_REQUIRED = (3, "L'identifiant du message est requis", "Message id required")
+    NUMBER_NOT_FOUND = (4, "Numéro introuvable", "Number not found")
+    LIST_EMPTY = (5, "La liste est vide", "The list is empty")
+    BAD_FORMAT = (6, "Format incorrect", "Incorrect format")
+    NOT_MOBILE = (
+        9,
+        "Ce numéro ne semble pas être un numéro de mobile",
+        "This number does not seem to be a mobile number",
+    )
+    DUPLICATE_NUMBER = (
+        9,
+        "Ce numéro figure déjà dans l'envoi",
+        "This number is already in the send",
+    )
+    INVALID = (9, "Au moins une contrainte n'est pas respectée", "At least one constraint failed")
+    API_KEY_INVALID = (10, "Clef API incorrecte", "Invalid API key")
+    MESSAGE_REQUIRED = (43, "Le message est requis", "Message required")
+    SENDER_INVALID = (
+        44,
+        "L'émetteur doit compter de 3 à 11 caractères alphanumériques",
+        "The sender must be 3 to 11 alphanumeric characters",
+    )
+    TOO_MANY = (50, "Plus de 500 éléments dans la requête", "More than 500 items in the request")
+    TOO_MANY_PARTS = (52, "Le message dépasse 10 SMS", "The message is longer than 10 SMS")
+    NO_RECIPIENT = (55, "Aucun numéro valide à qui envoyer", "No valid number to send to")
+    MALFORMED = (
+        90,
+        "Corps de requête illisible (JSON mal formé)",
+        "Unreadable body (malformed JSON)",
+    )
+    BODY_TOO_LARGE = (90, "Corps de requête trop volumineux", "Request body too large")
+    NO_SUCH_ENDPOINT = (404, "Cette adresse n'existe pas", "No such endpoint")
+    METHOD_NOT_ALLOWED = (405, "Méthode non autorisée", "Method not allowed")
+    INTERNAL = (500, "Erreur interne, réessayez plus tard", "Internal error, try again later")
+
+    @property
+    def code(self) -> int:
+        return self.value[0]
+
+    def text(self, language: Language) -> str:
+        return self.value[1] if language == "fr" else self.value[2]
+
+
+class FieldError:
+    """One entry of a code-9 answer's `error` list: which field, and what is wrong."""
+
+    __slots__ = ("element_id", "problem")
+
+    def __init__(self, field: str, problem: Problem) -> None:
+        # The element ids of the live service name the form field this way.
+        self.element_id = f"children[{field}].data"
+        self.problem = problem
+
+
+class Refused(Exception):
+    """A request the product refuses; the API layer renders it, once, in one place."""
+
+    def __init__(self, problem: Problem, fields: Sequence[FieldError] = ()) -> None:
+        super().__init__(problem.name)
+        self.problem = problem
+        self.fields = fields

@@ -1,0 +1,100 @@
+"""The life cycle of one recipient and what the public API shows of it.
+
+Operators report out of order, twice, and sometimes before we have recorded the
+submission. The rules of the contract (v1-api.md §3) are therefore stated here as pure
+functions over states, so that every writer (the dispatcher, the receipt matcher, the
+expiry sweep) applies exactly the same ones and no report can move a final status.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class State(enum.StrEnum):
+    """Internal state of one recipient; stored as its value."""
+
+    ACCEPTED = "accepted"
+    QUEUED = "queued"
+    SUBMITTED = "submitted"
+    ENROUTE = "enroute"
+    ACKNOWLEDGED = "acknowledged"
+    UNKNOWN = "unknown"
+    DELIVERED = "delivered"
+    UNDELIVERABLE = "undeliverable"
+    EXPIRED = "expired"
+    DELETED = "deleted"
+    REJECTED = "rejected"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class PublicStatus(enum.StrEnum):
+    """The three values of `status` the v1 API ever shows for a found recipient."""
+
+    WAITING = "Waiting"
+    DELIVERED = "Delivered"
+    NOT_DELIVERED = "Not delivered"
+
+
+# Progress rank: a state may only be replaced by one of a higher rank. Ranks, not a
+# transition table, because reports for one recipient arrive in any order: an ENROUTE
+# after a DELIVRD is simply late, and among equal ranks the first one recorded stays.
+_RANK: dict[State, int] = {
+    State.ACCEPTED: 0,
+    State.QUEUED: 1,
+    State.SUBMITTED: 2,
+    State.ENROUTE: 3,
+    State.ACKNOWLEDGED: 3,
+    State.UNKNOWN: 3,
+}
+_FINAL_RANK = 4
+
+FINAL_STATES: frozenset[State] = frozenset(s for s in State if s not in _RANK)
+PENDING_STATES: frozenset[State] = frozenset(_RANK)
+# Handed to an operator and waiting for its report: what the validity sweep watches.
+AWAITING_REPORT: frozenset[State] = frozenset(
+    {State.SUBMITTED, State.ENROUTE, State.ACKNOWLEDGED, State.UNKNOWN}
+)
+
+_PUBLIC: dict[State, PublicStatus] = {
+    s: (
+        PublicStatus.DELIVERED
+        if s is State.DELIVERED
+        else PublicStatus.NOT_DELIVERED
+        if s in FINAL_STATES
+        else PublicStatus.WAITING
+    )
+    for s in State
+}
+# Keyed by the stored string too, so the hot read path needs no enum construction.
+PUBLIC_BY_VALUE: dict[str, str] = {s.value: p.value for s, p in _PUBLIC.items()}
+
+
+def public_status(state: State) -> PublicStatus:
+    """The projection of contract §3: Delivered, Not delivered or Waiting."""
+    return _PUBLIC[state]
+
+
+def is_final(state: State) -> bool:
+    return state in FINAL_STATES
+
+
+def advance(current: State, incoming: State) -> State | None:
+    """The state after `incoming` is applied to `current`, or None when nothing changes.
+
+    None covers the duplicate report, the late non-final report, and any report after a
+    final state: those are the cases that must leave the recipient untouched.
+    """
+    current_rank = _RANK.get(current, _FINAL_RANK)
+    if current_rank == _FINAL_RANK:
+        return None
+    if _RANK.get(incoming, _FINAL_RANK) <= current_rank:
+        return None
+    return incoming
+
+
+def public_change(current: State, new: State) -> bool:
+    """Whether moving to `new` changes what the API shows, and so the public `date`."""
+    return _PUBLIC[current] is not _PUBLIC[new]

@@ -1,0 +1,71 @@
+"""Accounts and their API keys.
+
+A key is `<id>.<secret>`: 12 hex characters that name the key (safe to log, used to
+revoke it) and 256 random bits. Only a SHA-256 of the secret is stored: the secret is
+random, so a slow password hash would buy nothing, and the comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+
+from smsrelay.domain.problems import Problem, Refused
+from smsrelay.store.base import Account, Store
+
+KEY_ID_BYTES = 6
+SECRET_BYTES = 32
+REGION_LENGTH = 2
+
+
+def hash_secret(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def key_id_of(key: str) -> str:
+    """The id part of a full key, or the argument itself when it is only an id."""
+    return key.partition(".")[0]
+
+
+async def create_account(
+    store: Store, name: str, *, region: str = "FR", language: str = "fr", credits: float = 0
+) -> Account:
+    region = region.upper()
+    if len(region) != REGION_LENGTH or not region.isalpha():
+        raise ValueError(f"region must be an ISO 3166 code such as FR, not {region!r}")
+    if language not in ("fr", "en"):
+        raise ValueError(f"language must be fr or en, not {language!r}")
+    return await store.create_account(
+        name, region, language, round(credits * 1000), int(time.time())
+    )
+
+
+async def create_api_key(store: Store, account: Account) -> str:
+    """A new key for `account`; the only moment the full key exists anywhere."""
+    key_id = secrets.token_hex(KEY_ID_BYTES)
+    secret = secrets.token_urlsafe(SECRET_BYTES)
+    await store.add_api_key(key_id, account.id, hash_secret(secret), int(time.time()))
+    return f"{key_id}.{secret}"
+
+
+async def revoke_api_key(store: Store, key: str) -> bool:
+    return await store.revoke_api_key(key_id_of(key), int(time.time()))
+
+
+async def authenticate(store: Store, key: object) -> Account:
+    """The account behind `key`; refuses missing (1) and wrong or revoked keys (10)."""
+    if key is None or key == "":
+        raise Refused(Problem.API_KEY_REQUIRED)
+    if not isinstance(key, str):
+        raise Refused(Problem.API_KEY_INVALID)
+    key_id, dot, secret = key.strip().partition(".")
+    if not dot or len(key_id) != 2 * KEY_ID_BYTES or not secret:
+        raise Refused(Problem.API_KEY_INVALID)
+    record = await store.find_api_key(key_id)
+    if record is None or not hmac.compare_digest(record.secret_hash, hash_secret(secret)):
+        raise Refused(Problem.API_KEY_INVALID)
+    if record.revoked:
+        raise Refused(Problem.API_KEY_INVALID)
+    return record.account

@@ -1,0 +1,22 @@
+"""The only code that speaks SQL. `open_store` picks the implementation from a URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from smsrelay.store.base import Store, StoreError
+from smsrelay.store.sqlite import SQLiteStore
+
+__all__ = ["Store", "StoreError", "open_store", "sqlite_path"]
+
+
+def sqlite_path(url: str) -> Path:
+    """`sqlite:///var/x.db` is relative to the working folder, `sqlite:////srv/x.db` absolute."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise StoreError(f"unsupported database URL {url!r}: expected sqlite:///PATH")
+    return Path(url[len(prefix) :])
+
+
+def open_store(url: str, *, synchronous: str = "FULL") -> Store:
+    return SQLiteStore.open(sqlite_path(url), synchronous)

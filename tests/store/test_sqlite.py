@@ -1,0 +1,259 @@
+"""The SQLite store, on a real file."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from smsrelay.domain.status import State
+from smsrelay.store import StoreError, sqlite_path
+from smsrelay.store.base import NewMessage, NewRecipient, Receipt, Submission
+from smsrelay.store.sqlite import SQLiteStore
+
+T = TypeVar("T")
+NOW = 1_800_000_000.0
+VALIDITY = 48 * 3600.0
+PHONES = ["+33600000001", "+33600000002", "+33612345678"]
+
+
+def sync(work: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(work)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    opened = SQLiteStore.open(tmp_path / "s.db")
+    sync(opened.migrate())
+    yield opened
+    sync(opened.close())
+
+
+def new_message(store: SQLiteStore, account_id: int, *, sandbox: bool = False) -> int:
+    recipients = [NewRecipient(p, None, "gsm7", 1) for p in PHONES]
+    message = NewMessage(account_id, "Bonjour", None, None, sandbox, 3, 114, recipients)
+    return sync(store.create_message(message, NOW))
+
+
+@pytest.fixture
+def account_id(store: SQLiteStore) -> int:
+    return sync(store.create_account("acme", "FR", "fr", 0, int(NOW))).id
+
+
+def submit_all(store: SQLiteStore, message_id: int, account_id: int) -> None:
+    claimed = sync(store.claim_due(NOW, 100))
+    sync(
+        store.record_submissions(
+            [
+                Submission(
+                    account_id, message_id, c.phone, "sim", f"ref-{c.phone}", State.SUBMITTED
+                )
+                for c in claimed
+            ],
+            NOW,
+            VALIDITY,
+        )
+    )
+
+
+def status_of(store: SQLiteStore, account_id: int, message_id: int, phone: str) -> tuple[Any, ...]:
+    found = sync(store.lookup_statuses(account_id, [(message_id, phone)]))
+    return found[(message_id, phone)]
+
+
+def report(phone: str, state: State, at: float = NOW) -> Receipt:
+    return Receipt("sim", f"ref-{phone}", state, at)
+
+
+# --- migrations -------------------------------------------------------------------------
+
+
+def test_migrating_twice_applies_nothing_the_second_time(store: SQLiteStore) -> None:
+    assert sync(store.migrate()) == []
+
+
+def test_concurrent_migrations_apply_each_file_once(tmp_path: Path) -> None:
+    applied: list[list[str]] = []
+
+    def migrate() -> None:
+        opened = SQLiteStore.open(tmp_path / "race.db")
+        applied.append(sync(opened.migrate()))
+        sync(opened.close())
+
+    threads = [threading.Thread(target=migrate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(applied, key=len) == [[], [], [], ["0001_initial.sql"]]
+
+
+def test_database_uses_write_ahead_logging(store: SQLiteStore, tmp_path: Path) -> None:
+    mode = sqlite3.connect(tmp_path / "s.db").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [("sqlite:///var/smsrelay.db", "var/smsrelay.db"), ("sqlite:////srv/x.db", "/srv/x.db")],
+)
+def test_sqlite_urls_name_relative_and_absolute_files(url: str, path: str) -> None:
+    assert sqlite_path(url) == Path(path)
+
+
+@pytest.mark.parametrize("url", ["postgresql://localhost/x", "sqlite://", "var/x.db"])
+def test_unsupported_database_urls_are_refused(url: str) -> None:
+    with pytest.raises(StoreError):
+        sqlite_path(url)
+
+
+# --- the status lookup ------------------------------------------------------------------
+
+
+def test_lookup_plan_walks_the_pairs_and_probes_the_primary_key(store: SQLiteStore) -> None:
+    plan = store.explain_lookup()
+    assert plan[0].startswith("SCAN j")
+    assert plan[1] == "SEARCH r USING PRIMARY KEY (account_id=? AND message_id=? AND phone=?)"
+
+
+def test_lookup_of_many_pairs_is_one_statement(store: SQLiteStore, account_id: int) -> None:
+    message_id = new_message(store, account_id)
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    pairs = [(message_id, p) for p in PHONES] + [(message_id + 1, p) for p in PHONES] * 100
+    found = sync(store.lookup_statuses(account_id, pairs))
+    store._db.set_trace_callback(None)
+    assert len(statements) == 1
+    assert set(found) == {(message_id, p) for p in PHONES}
+
+
+def test_lookup_never_answers_for_another_account(store: SQLiteStore, account_id: int) -> None:
+    message_id = new_message(store, account_id)
+    other = sync(store.create_account("rival", "FR", "fr", 0, int(NOW))).id
+    assert sync(store.lookup_statuses(other, [(message_id, PHONES[0])])) == {}
+
+
+def test_new_recipients_are_accepted_at_their_creation_time(
+    store: SQLiteStore, account_id: int
+) -> None:
+    message_id = new_message(store, account_id)
+    assert status_of(store, account_id, message_id, PHONES[0]) == ("accepted", int(NOW), 0, 0)
+
+
+def test_sandbox_recipients_are_delivered_at_once_and_never_dispatched(
+    store: SQLiteStore, account_id: int
+) -> None:
+    message_id = new_message(store, account_id, sandbox=True)
+    assert status_of(store, account_id, message_id, PHONES[0])[0] == "delivered"
+    assert sync(store.claim_due(NOW + 10, 100)) == []
+
+
+def test_message_ids_are_never_reused(store: SQLiteStore, account_id: int) -> None:
+    first = new_message(store, account_id)
+    store._db.execute("DELETE FROM recipients")
+    store._db.execute("DELETE FROM messages")
+    assert new_message(store, account_id) > first
+
+
+# --- dispatch ---------------------------------------------------------------------------
+
+
+def test_a_claimed_recipient_is_not_claimed_again(store: SQLiteStore, account_id: int) -> None:
+    new_message(store, account_id)
+    assert len(sync(store.claim_due(NOW, 100))) == 3
+    assert sync(store.claim_due(NOW, 100)) == []
+
+
+def test_claims_of_a_stopped_process_are_released(store: SQLiteStore, account_id: int) -> None:
+    new_message(store, account_id)
+    sync(store.claim_due(NOW, 100))
+    assert sync(store.release_claims(NOW)) == 3
+    assert len(sync(store.claim_due(NOW, 100))) == 3
+
+
+def test_a_refused_submission_is_final_at_once(store: SQLiteStore, account_id: int) -> None:
+    message_id = new_message(store, account_id)
+    sync(store.claim_due(NOW, 100))
+    refusal = Submission(account_id, message_id, PHONES[0], "sim", None, State.REJECTED, "no")
+    sync(store.record_submissions([refusal], NOW + 5, VALIDITY))
+    assert status_of(store, account_id, message_id, PHONES[0])[:2] == ("rejected", int(NOW) + 5)
+
+
+# --- reports ----------------------------------------------------------------------------
+
+
+def test_a_final_report_sets_status_and_date(store: SQLiteStore, account_id: int) -> None:
+    message_id = new_message(store, account_id)
+    submit_all(store, message_id, account_id)
+    assert sync(store.apply_receipts([report(PHONES[0], State.DELIVERED)], NOW + 30)) == 1
+    assert status_of(store, account_id, message_id, PHONES[0])[:2] == ("delivered", int(NOW) + 30)
+
+
+def test_a_report_after_a_final_state_changes_nothing(store: SQLiteStore, account_id: int) -> None:
+    message_id = new_message(store, account_id)
+    submit_all(store, message_id, account_id)
+    sync(store.apply_receipts([report(PHONES[0], State.DELIVERED)], NOW + 30))
+    late = [report(PHONES[0], State.ENROUTE), report(PHONES[0], State.UNDELIVERABLE)]
+    assert sync(store.apply_receipts(late, NOW + 60)) == 0
+    assert status_of(store, account_id, message_id, PHONES[0])[:2] == ("delivered", int(NOW) + 30)
+
+
+def test_a_duplicate_report_changes_nothing(store: SQLiteStore, account_id: int) -> None:
+    message_id = new_message(store, account_id)
+    submit_all(store, message_id, account_id)
+    sync(store.apply_receipts([report(PHONES[1], State.UNDELIVERABLE)], NOW + 30))
+    assert sync(store.apply_receipts([report(PHONES[1], State.UNDELIVERABLE)], NOW + 90)) == 0
+    assert status_of(store, account_id, message_id, PHONES[1])[1] == int(NOW) + 30
+
+
+def test_an_intermediate_report_keeps_the_public_date(store: SQLiteStore, account_id: int) -> None:
+    message_id = new_message(store, account_id)
+    submit_all(store, message_id, account_id)
+    sync(store.apply_receipts([report(PHONES[0], State.ENROUTE)], NOW + 30))
+    assert status_of(store, account_id, message_id, PHONES[0])[:2] == ("enroute", int(NOW))
+
+
+def test_a_report_before_its_submission_is_applied_once_recorded(
+    store: SQLiteStore, account_id: int
+) -> None:
+    message_id = new_message(store, account_id)
+    assert sync(store.apply_receipts([report(PHONES[2], State.DELIVERED)], NOW + 1)) == 0
+    submit_all(store, message_id, account_id)
+    assert status_of(store, account_id, message_id, PHONES[2])[0] == "delivered"
+    assert store._db.execute("SELECT count(*) FROM early_receipts").fetchone()[0] == 0
+
+
+def test_no_final_report_within_validity_expires(store: SQLiteStore, account_id: int) -> None:
+    message_id = new_message(store, account_id)
+    submit_all(store, message_id, account_id)
+    sync(store.apply_receipts([report(PHONES[0], State.DELIVERED)], NOW + 30))
+    assert sync(store.expire_overdue(NOW + VALIDITY - 1)) == 0
+    assert sync(store.expire_overdue(NOW + VALIDITY)) == 2
+    assert status_of(store, account_id, message_id, PHONES[1])[0] == "expired"
+    assert status_of(store, account_id, message_id, PHONES[0])[0] == "delivered"
+
+
+def test_every_state_change_is_in_the_history(store: SQLiteStore, account_id: int) -> None:
+    message_id = new_message(store, account_id)
+    submit_all(store, message_id, account_id)
+    sync(store.apply_receipts([report(PHONES[0], State.DELIVERED)], NOW + 30))
+    history = store._db.execute(
+        "SELECT state, source FROM status_events WHERE message_id = ? AND phone = ? ORDER BY id",
+        (message_id, PHONES[0]),
+    ).fetchall()
+    assert history == [
+        ("accepted", "api"), ("queued", "dispatcher"), ("submitted", "sim"), ("delivered", "sim"),
+    ]  # fmt: skip
+
+
+def test_awaiting_reports_lists_what_the_operator_owes(store: SQLiteStore, account_id: int) -> None:
+    message_id = new_message(store, account_id)
+    submit_all(store, message_id, account_id)
+    sync(store.apply_receipts([report(PHONES[0], State.DELIVERED)], NOW + 30))
+    owed = sync(store.awaiting_reports("sim"))
+    assert sorted(a.phone for a in owed) == PHONES[1:]

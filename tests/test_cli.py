@@ -1,0 +1,83 @@
+"""The administration commands, as an operator types them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from smsrelay.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def database(database_url: str) -> list[str]:
+    return ["--database", database_url]
+
+
+def smsrelay(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_migrate_reports_the_database(database: list[str]) -> None:
+    code, out, _ = smsrelay("migrate", *database)
+    assert code == 0
+    assert "up to date" in out
+
+
+def test_account_create_prints_the_new_id(database: list[str]) -> None:
+    assert smsrelay("account", "create", "acme", *database)[1] == "1\n"
+    assert smsrelay("account", "create", "other", "--lang", "en", *database)[1] == "2\n"
+
+
+def test_account_names_are_unique(database: list[str]) -> None:
+    smsrelay("account", "create", "acme", *database)
+    code, _, err = smsrelay("account", "create", "acme", *database)
+    assert code == 1
+    assert "exists already" in err
+
+
+@pytest.mark.parametrize("option", [["--region", "FRA"], ["--lang", "de"]])
+def test_account_options_are_checked(database: list[str], option: list[str]) -> None:
+    code, _, err = smsrelay("account", "create", "acme", *option, *database)
+    assert code == 1
+    assert err.startswith("smsrelay: ")
+
+
+def test_key_create_prints_only_the_key(database: list[str]) -> None:
+    smsrelay("account", "create", "acme", *database)
+    code, out, _ = smsrelay("key", "create", "acme", *database)
+    assert code == 0
+    assert re.fullmatch(r"[0-9a-f]{12}\.[A-Za-z0-9_-]{43}\n", out)
+
+
+def test_key_create_for_an_unknown_account_fails(database: list[str]) -> None:
+    code, _, err = smsrelay("key", "create", "nobody", *database)
+    assert code == 1
+    assert "no account" in err
+
+
+def test_key_revoke_takes_the_key_or_its_id(database: list[str]) -> None:
+    smsrelay("account", "create", "acme", *database)
+    first = smsrelay("key", "create", "1", *database)[1].strip()
+    second = smsrelay("key", "create", "1", *database)[1].strip()
+    assert smsrelay("key", "revoke", first, *database)[0] == 0
+    assert smsrelay("key", "revoke", second.split(".")[0], *database)[0] == 0
+
+
+def test_revoking_twice_fails_the_second_time(database: list[str]) -> None:
+    smsrelay("account", "create", "acme", *database)
+    key = smsrelay("key", "create", "acme", *database)[1].strip()
+    smsrelay("key", "revoke", key, *database)
+    code, _, err = smsrelay("key", "revoke", key, *database)
+    assert code == 1
+    assert "no active key" in err
+
+
+def test_an_unusable_database_url_fails_cleanly() -> None:
+    code, _, err = smsrelay("migrate", "--database", "mysql://x")
+    assert code == 1
+    assert "unsupported database URL" in err

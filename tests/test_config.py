@@ -1,0 +1,53 @@
+"""Settings: defaults, then the file, then the environment, then explicit options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smsrelay.config import ConfigError, Settings, load_settings
+
+
+def test_defaults_listen_on_loopback_with_a_local_database() -> None:
+    settings = load_settings(environ={})
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.database == "sqlite:///var/smsrelay.db"
+    assert settings.language == "fr"
+
+
+def test_file_then_environment_then_options(tmp_path: Path) -> None:
+    path = tmp_path / "smsrelay.toml"
+    path.write_text('port = 9000\nlanguage = "en"\n[simulator]\nseed = 7\ntime_scale = 10.0\n')
+    env = {"SMSRELAY_PORT": "9100", "SMSRELAY_SIMULATOR_SEED": "8"}
+    settings = load_settings(path, environ=env, port=None, host="127.0.0.2")
+    assert settings.port == 9100
+    assert settings.language == "en"
+    assert settings.host == "127.0.0.2"
+    assert (settings.simulator.seed, settings.simulator.time_scale) == (8, 10.0)
+
+
+def test_config_file_may_come_from_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "smsrelay.toml"
+    path.write_text("max_body_bytes = 2048\n")
+    assert load_settings(environ={"SMSRELAY_CONFIG": str(path)}).max_body_bytes == 2048
+
+
+@pytest.mark.parametrize(
+    "content", ['port = "many"', "unknown_setting = 1", 'language = "de"', "[simulator]\nx = 1"]
+)
+def test_invalid_settings_are_refused_at_start(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "smsrelay.toml"
+    path.write_text(content)
+    with pytest.raises(ConfigError):
+        load_settings(path, environ={})
+
+
+def test_unreadable_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        load_settings(tmp_path / "missing.toml", environ={})
+
+
+def test_settings_is_one_immutable_object() -> None:
+    with pytest.raises(AttributeError):
+        Settings().port = 1  # type: ignore[misc]
