@@ -244,7 +244,7 @@ def test_get_carrying_a_json_body_is_read_like_a_post(
 def test_message_id_as_numeric_string_is_answered_as_a_number(
     client: httpx.Client, customer: Customer, sandbox_id: int
 ) -> None:
-    pairs = [{"phoneNumber": "+33619922264", "messageId": f" {sandbox_id} "}]
+    pairs = [{"phoneNumber": "+33619922264", "messageId": f" 000{sandbox_id} "}]
     item = status(client, customer.key, pairs).json()["StatutResponse_List"][0]
     assert item["messageId"] == sandbox_id
     assert item["status"] == "Delivered"
@@ -334,6 +334,7 @@ def test_five_hundred_pairs_are_answered(
         ({"phoneNumber": "0612345678", "messageId": 1.5}, 3, NO_ID),
         ({"phoneNumber": "0612345678", "messageId": True}, 3, NO_ID),
         ({"phoneNumber": "0612345678", "messageId": [1]}, 3, NO_ID),
+        ({"phoneNumber": "0612345678", "messageId": "9" * 25}, 3, NO_ID),
         ({"phoneNumber": "0612345678", "messageId": 99999}, 4, NOT_FOUND),
         ({"phoneNumber": "0612345678", "messageId": -1}, 4, NOT_FOUND),
         ({"phoneNumber": "0612345678", "messageId": 2**70}, 4, NOT_FOUND),

@@ -20,6 +20,7 @@ from smsrelay.store.base import Account, Pair, StatusRow, Store
 
 MAX_PAIRS = 500
 _MAX_ID = 2**63 - 1
+_MAX_ID_DIGITS = len(str(_MAX_ID))
 _FLAG = ("0", "1")
 
 
@@ -54,8 +55,9 @@ def _message_id(raw: object) -> int | None:
     if type(raw) is int:
         return raw
     if type(raw) is str:
-        text = raw.strip()
-        if text.isascii() and text.isdigit():
+        text = raw.strip().lstrip("0") or raw.strip()
+        # Longer than any 64-bit id: not an id, and int() of it would be slow or refused.
+        if text.isascii() and text.isdigit() and len(text) <= _MAX_ID_DIGITS:
             return int(text)
     return None
 
