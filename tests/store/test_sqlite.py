@@ -257,3 +257,36 @@ def test_awaiting_reports_lists_what_the_operator_owes(store: SQLiteStore, accou
     sync(store.apply_receipts([report(PHONES[0], State.DELIVERED)], NOW + 30))
     owed = sync(store.awaiting_reports("sim"))
     assert sorted(a.phone for a in owed) == PHONES[1:]
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+def test_a_broken_connection_raises_store_errors_only(tmp_path: Path) -> None:
+    broken = SQLiteStore.open(tmp_path / "broken.db")
+    sync(broken.migrate())
+    sync(broken.close())
+    with pytest.raises(StoreError):
+        sync(broken.lookup_statuses(1, [(1, PHONES[0])]))
+    with pytest.raises(StoreError):
+        sync(broken.claim_due(NOW, 10))
+
+
+def test_a_database_locked_by_another_process_is_a_store_error(tmp_path: Path) -> None:
+    first = SQLiteStore.open(tmp_path / "locked.db")
+    sync(first.migrate())
+    holder = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    first._db.execute("PRAGMA busy_timeout = 50")
+    try:
+        with pytest.raises(StoreError):
+            sync(first.create_account("acme", "FR", "fr", 0, int(NOW)))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        sync(first.close())
+
+
+def test_a_duplicate_account_is_a_store_error(store: SQLiteStore, account_id: int) -> None:
+    with pytest.raises(StoreError, match="exists already"):
+        sync(store.create_account("acme", "FR", "fr", 0, int(NOW)))

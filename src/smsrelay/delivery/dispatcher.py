@@ -14,7 +14,7 @@ import time
 
 from smsrelay.config import Settings
 from smsrelay.delivery.carriers.base import Carrier
-from smsrelay.store.base import Store
+from smsrelay.store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,12 @@ class Dispatcher:
             try:
                 sent = await self.dispatch_once()
             except Exception:
-                log.exception("dispatch failed; claims released, retrying")
-                await self._store.release_claims(time.time())
+                log.exception("dispatch failed; releasing its claims and retrying")
                 await asyncio.sleep(RETRY_PAUSE)
+                try:
+                    await self._store.release_claims(time.time())
+                except StoreError:
+                    log.exception("releasing claims failed; the next start releases them")
                 continue
             if sent < self._batch:
                 self._work.clear()

@@ -16,7 +16,18 @@ from smsrelay.domain.status import State
 
 
 class StoreError(Exception):
-    """The database could not do what was asked; the message says what."""
+    """The database could not do what was asked; the message says what.
+
+    Every error of a database driver is translated into this where it enters our code,
+    so callers never need to know which database is behind the store.
+
+        StoreError
+        └── ConflictError   a uniqueness or reference rule refused the write
+    """
+
+
+class ConflictError(StoreError):
+    """A uniqueness or reference rule of the schema refused the write."""
 
 
 class Account(msgspec.Struct, frozen=True):

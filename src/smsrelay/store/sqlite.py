@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -20,6 +21,7 @@ from smsrelay.store.base import (
     Account,
     ApiKey,
     AwaitingReport,
+    ConflictError,
     NewMessage,
     Outbound,
     Pair,
@@ -69,13 +71,24 @@ class SQLiteStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taking the lock up front so it cannot fail half-way."""
-        self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(str(exc)) from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite write failed: {exc}") from exc
+
+    def _read(self, sql: str, params: Sequence[object]) -> list[Any]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite read failed: {exc}") from exc
 
     async def close(self) -> None:
         self._db.close()
@@ -109,17 +122,15 @@ class SQLiteStore:
                     " VALUES (?, ?, ?, ?, ?)",
                     (name, region, language, credits, now),
                 )
-        except sqlite3.IntegrityError as exc:
+        except ConflictError as exc:
             raise StoreError(f"an account named {name!r} exists already") from exc
         assert cursor.lastrowid is not None
         return Account(cursor.lastrowid, name, region, language, credits, now)
 
     async def find_account(self, ref: str) -> Account | None:
         column = "id" if ref.isdigit() else "name"
-        row = self._db.execute(
-            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE {column} = ?", (ref,)
-        ).fetchone()
-        return Account(*row) if row else None
+        rows = self._read(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE {column} = ?", (ref,))
+        return Account(*rows[0]) if rows else None
 
     async def add_api_key(self, key_id: str, account_id: int, secret_hash: bytes, now: int) -> None:
         with self._write() as db:
@@ -138,20 +149,21 @@ class SQLiteStore:
         return cursor.rowcount == 1
 
     async def find_api_key(self, key_id: str) -> ApiKey | None:
-        row = self._db.execute(
+        rows = self._read(
             "SELECT k.secret_hash, k.revoked_at IS NOT NULL,"
             " a.id, a.name, a.region, a.language, a.credits, a.created_at"
             " FROM api_keys AS k JOIN accounts AS a ON a.id = k.account_id WHERE k.id = ?",
             (key_id,),
-        ).fetchone()
-        if row is None:
+        )
+        if not rows:
             return None
+        row = rows[0]
         return ApiKey(key_id, Account(*row[2:]), row[0], bool(row[1]))
 
     async def lookup_statuses(
         self, account_id: int, pairs: Sequence[Pair]
     ) -> dict[Pair, StatusRow]:
-        rows = self._db.execute(LOOKUP_STATUSES, (_encode_json(pairs).decode(), account_id))
+        rows = self._read(LOOKUP_STATUSES, (_encode_json(pairs).decode(), account_id))
         return {(row[0], row[1]): row[2:] for row in rows}
 
     async def create_message(self, message: NewMessage, now: float) -> int:
@@ -353,11 +365,11 @@ class SQLiteStore:
         return len(rows)
 
     async def awaiting_reports(self, carrier: str) -> list[AwaitingReport]:
-        rows = self._db.execute(
+        rows = self._read(
             "SELECT carrier, operator_ref, phone, submitted_at FROM recipients"
             " WHERE report_until IS NOT NULL AND carrier = ?",
             (carrier,),
-        ).fetchall()
+        )
         return [AwaitingReport(*row) for row in rows]
 
     def explain_lookup(self) -> list[str]:
