@@ -40,7 +40,7 @@ def test_account_names_are_unique(database: list[str]) -> None:
     assert "exists already" in err
 
 
-@pytest.mark.parametrize("option", [["--region", "FRA"], ["--lang", "de"]])
+@pytest.mark.parametrize("option", [["--region", "FRA"], ["--region", "ZZ"], ["--lang", "de"]])
 def test_account_options_are_checked(database: list[str], option: list[str]) -> None:
     code, _, err = smsrelay("account", "create", "acme", *option, *database)
     assert code == 1

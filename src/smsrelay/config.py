@@ -52,6 +52,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     currency: str = "EUR"
     # FULL: an accepted SMS survives a power cut, not only a crash of the process.
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    # How long the server waits for another process's write lock (the CLI's, a backup's)
+    # before answering "try again": its event loop waits with it.
+    sqlite_busy_timeout: float = 0.25
     dispatch_batch: int = 500
     dispatch_interval: float = 0.05
     log_level: Literal["debug", "info", "warning", "error"] = "info"

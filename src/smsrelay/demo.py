@@ -33,6 +33,7 @@ async def _demo_key(store: Store, key_file: Path) -> str:
     key = await accounts.create_api_key(store, await _demo_account(store))
     key_file.parent.mkdir(parents=True, exist_ok=True)
     key_file.touch(mode=0o600)
+    key_file.chmod(0o600)
     key_file.write_text(key + "\n")
     return key
 

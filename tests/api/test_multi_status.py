@@ -364,6 +364,42 @@ def test_item_error_echoes_an_unreadable_number_as_sent(
     assert item["StatutResponse_List"][0]["messageId"] == 7
 
 
+def test_item_errors_keep_the_json_types_of_the_contract(
+    client: httpx.Client, customer: Customer
+) -> None:
+    pairs = [
+        {"messageId": "199897"},
+        {"phoneNumber": 612345678},
+        {"phoneNumber": [1], "messageId": 1},
+        {"phoneNumber": {"a": 1}, "messageId": "x"},
+        {"phoneNumber": True, "messageId": [2]},
+        {"phoneNumber": None, "messageId": None},
+    ]
+    items = status(client, customer.key, pairs).json()["StatutResponse_List"]
+    for item in items:
+        assert item["success"] is False
+        assert item["phoneNumber"] is None or isinstance(item["phoneNumber"], str)
+        assert item["messageId"] is None or type(item["messageId"]) is int
+    assert items[0]["messageId"] == 199897
+    assert items[1]["phoneNumber"] == "+33612345678"
+
+
+def test_item_error_shows_a_readable_number_in_e164(
+    client: httpx.Client, customer: Customer
+) -> None:
+    pairs = [{"phoneNumber": "0612345678", "messageId": "12a"}]
+    item = status(client, customer.key, pairs).json()["StatutResponse_List"][0]
+    assert (item["code"], item["phoneNumber"], item["messageId"]) == (3, "+33612345678", None)
+
+
+def test_integral_float_message_id_is_read_as_an_integer(
+    client: httpx.Client, customer: Customer, sandbox_id: int
+) -> None:
+    pairs = [{"phoneNumber": "+33619922264", "messageId": float(sandbox_id)}]
+    item = status(client, customer.key, pairs).json()["StatutResponse_List"][0]
+    assert (item["status"], item["messageId"]) == ("Delivered", sandbox_id)
+
+
 def test_item_errors_keep_every_position_in_xml(client: httpx.Client, customer: Customer) -> None:
     answer = client.post(
         "/v1/multi-status?_format=xml",
@@ -432,6 +468,22 @@ def test_unreadable_body_answers_in_the_format_of_the_query(
 ) -> None:
     answer = client.post("/v1/multi-status?_format=xml", content=b'{"apiKey": ')
     assert xml_entries(ET.fromstring(answer.content))[:2] == ["false", "90"]
+
+
+def test_multipart_body_is_code_90(client: httpx.Client, customer: Customer) -> None:
+    answer = client.post(
+        "/v1/multi-status",
+        files={"SMSStatut_List[0][phoneNumber]": (None, "0612345678")},
+        data={"apiKey": customer.key},
+    )
+    assert (answer.status_code, answer.json()["code"]) == (400, 90)
+
+
+def test_null_format_means_json(client: httpx.Client, customer: Customer) -> None:
+    answer = status(
+        client, customer.key, [{"phoneNumber": "0612345678", "messageId": 1}], _format=None
+    )
+    assert answer.json()["code"] == 200
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "XMLX", "1"])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from smsrelay.config import Settings, SimulatorSettings
+from smsrelay.delivery.carriers.simulator import SimulatorCarrier
 from smsrelay.delivery.engine import DeliveryEngine
 from smsrelay.domain.status import FINAL_STATES, State
-from smsrelay.store.base import NewMessage, NewRecipient
+from smsrelay.store.base import NewMessage, NewRecipient, Outbound, Submission
 from smsrelay.store.sqlite import SQLiteStore
 
 PHONES = [f"+3361234{n:04d}" for n in range(300)]
@@ -68,3 +70,36 @@ def test_a_restart_in_the_middle_loses_nothing_and_changes_no_fate(tmp_path: Pat
     straight = scenario(tmp_path / "a", restart_after=None)
     restarted = scenario(tmp_path / "b", restart_after=0.02)
     assert restarted == straight
+
+
+class ForgetfulCarrier(SimulatorCarrier):
+    """An operator connection that loses the answer to its first batch."""
+
+    def __init__(self) -> None:
+        super().__init__(SimulatorSettings(time_scale=1000.0, delivered=1.0, undelivered=0.0))
+        self.batches = 0
+
+    async def submit(self, batch: Sequence[Outbound]) -> list[Submission]:
+        self.batches += 1
+        answers = await super().submit(batch)
+        return answers[:-1] if self.batches == 1 else answers
+
+
+def test_recipients_of_a_failed_dispatch_are_sent_again(tmp_path: Path) -> None:
+    async def run() -> list[State]:
+        store = SQLiteStore.open(tmp_path / "retry.db")
+        await store.migrate()
+        account = await store.create_account("acme", "FR", "fr", 0, int(time.time()))
+        recipients = [NewRecipient(p, None, "gsm7", 1) for p in PHONES]
+        message = NewMessage(account.id, "Bonjour", None, None, False, 300, 0, recipients)
+        message_id = await store.create_message(message, time.time())
+        carrier = ForgetfulCarrier()
+        engine = DeliveryEngine(store, Settings(), carrier)
+        await engine.start()
+        final = await until_final(store, account.id, message_id)
+        await engine.stop()
+        await store.close()
+        assert carrier.batches >= 2
+        return final
+
+    assert set(asyncio.run(run())) == {State.DELIVERED}

@@ -290,3 +290,9 @@ def test_a_database_locked_by_another_process_is_a_store_error(tmp_path: Path) -
 def test_a_duplicate_account_is_a_store_error(store: SQLiteStore, account_id: int) -> None:
     with pytest.raises(StoreError, match="exists already"):
         sync(store.create_account("acme", "FR", "fr", 0, int(NOW)))
+
+
+def test_early_reports_are_forgotten_after_validity(store: SQLiteStore, account_id: int) -> None:
+    sync(store.apply_receipts([report("+33699999999", State.DELIVERED, at=NOW)], NOW))
+    assert sync(store.forget_early_receipts(NOW)) == 0
+    assert sync(store.forget_early_receipts(NOW + 1)) == 1

@@ -38,7 +38,11 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = open_store(settings.database, synchronous=settings.sqlite_synchronous)
+        store = open_store(
+            settings.database,
+            synchronous=settings.sqlite_synchronous,
+            busy_timeout=settings.sqlite_busy_timeout,
+        )
         await store.migrate()
         engine = DeliveryEngine(store, settings)
         pricing = Pricing.from_settings(settings)

@@ -24,7 +24,7 @@ from smsrelay.delivery.engine import DeliveryEngine
 from smsrelay.domain.problems import Language, Problem, Refused
 from smsrelay.service.accounts import authenticate
 from smsrelay.service.sending import Pricing
-from smsrelay.store import Store
+from smsrelay.store import Store, StoreError
 from smsrelay.store.base import Account
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,8 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def _format_of(params: dict[str, Any]) -> str:
-    fmt = params.get("_format", "json")
-    if fmt == "":
+    fmt = params.get("_format")
+    if fmt is None or fmt == "":
         return "json"
     if not isinstance(fmt, str) or fmt.lower() not in _ENCODERS:
         raise Refused(Problem.BAD_FORMAT)
@@ -103,6 +103,10 @@ def v1_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             fmt = _format_of(query)
             body = await read_body(request, context.settings.max_body_bytes)
+            # Multipart is neither of the two body forms the API reads; left to the form
+            # parser it would pass for a form with odd names and lose the key.
+            if request.headers.get("content-type", "").startswith("multipart/"):
+                raise Refused(Problem.MALFORMED)
             try:
                 params = query | decode_body(body)
             except MalformedBody as exc:
@@ -114,6 +118,9 @@ def v1_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return render(await handler(call), fmt)
         except Refused as refused:
             return render_refusal(refused, fmt, language)
+        except StoreError as exc:
+            log.warning("database unavailable for %s: %s", request.url.path, exc)
+            return render_refusal(Refused(Problem.BUSY), fmt, language)
         except Exception:
             log.exception("unexpected fault in %s %s", request.method, request.url.path)
             return render_refusal(Refused(Problem.INTERNAL), fmt, language)

@@ -22,7 +22,7 @@ _STATUS_BY_CODE = {
     405: 405,
     500: 500,
 }
-_STATUS_BY_PROBLEM = {Problem.BODY_TOO_LARGE: 413}
+_STATUS_BY_PROBLEM = {Problem.BODY_TOO_LARGE: 413, Problem.BUSY: 503}
 
 
 def http_status(problem: Problem) -> int:

@@ -13,7 +13,7 @@ import logging
 import time
 
 from smsrelay.config import Settings
-from smsrelay.delivery.carriers.base import Carrier
+from smsrelay.delivery.carriers.base import Carrier, CarrierError
 from smsrelay.store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,9 @@ class Dispatcher:
         self._interval = settings.dispatch_interval
         self._validity = settings.validity
         self._work = asyncio.Event()
+        # Set when a failed dispatch may have left recipients claimed: they are given
+        # back before anything else is claimed, or they would never be sent.
+        self._claims_left = False
         self.submitted = 0
 
     def wake(self) -> None:
@@ -38,15 +41,20 @@ class Dispatcher:
 
     async def run(self) -> None:
         while True:
-            try:
-                sent = await self.dispatch_once()
-            except Exception:
-                log.exception("dispatch failed; releasing its claims and retrying")
-                await asyncio.sleep(RETRY_PAUSE)
+            if self._claims_left:
                 try:
                     await self._store.release_claims(time.time())
                 except StoreError:
-                    log.exception("releasing claims failed; the next start releases them")
+                    log.exception("releasing claims failed; trying again")
+                    await asyncio.sleep(RETRY_PAUSE)
+                    continue
+                self._claims_left = False
+            try:
+                sent = await self.dispatch_once()
+            except Exception:
+                log.exception("dispatch failed; its recipients will be sent again")
+                self._claims_left = True
+                await asyncio.sleep(RETRY_PAUSE)
                 continue
             if sent < self._batch:
                 self._work.clear()
@@ -58,6 +66,8 @@ class Dispatcher:
         if not batch:
             return 0
         answers = await self._carrier.submit(batch)
+        if len(answers) != len(batch):
+            raise CarrierError(f"{len(batch)} submitted, {len(answers)} answered")
         await self._store.record_submissions(answers, time.time(), self._validity)
         self.submitted += len(answers)
         return len(batch)
@@ -65,8 +75,10 @@ class Dispatcher:
     async def sweep_expired(self) -> None:
         """Recipients whose validity ended without a final report become Not delivered."""
         while True:
+            now = time.time()
             try:
-                expired = await self._store.expire_overdue(time.time())
+                expired = await self._store.expire_overdue(now)
+                await self._store.forget_early_receipts(now - self._validity)
             except Exception:
                 log.exception("expiry sweep failed")
             else:

@@ -53,6 +53,7 @@ class Problem(enum.Enum):
     NO_SUCH_ENDPOINT = (404, "Cette adresse n'existe pas", "No such endpoint")
     METHOD_NOT_ALLOWED = (405, "Méthode non autorisée", "Method not allowed")
     INTERNAL = (500, "Erreur interne, réessayez plus tard", "Internal error, try again later")
+    BUSY = (500, "Service momentanément indisponible, réessayez", "Service busy, try again")
 
     @property
     def code(self) -> int:

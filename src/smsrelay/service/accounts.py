@@ -12,12 +12,13 @@ import hmac
 import secrets
 import time
 
+import phonenumbers
+
 from smsrelay.domain.problems import Problem, Refused
 from smsrelay.store.base import Account, Store
 
 KEY_ID_BYTES = 6
 SECRET_BYTES = 32
-REGION_LENGTH = 2
 
 
 def hash_secret(secret: str) -> bytes:
@@ -33,8 +34,8 @@ async def create_account(
     store: Store, name: str, *, region: str = "FR", language: str = "fr", credits: float = 0
 ) -> Account:
     region = region.upper()
-    if len(region) != REGION_LENGTH or not region.isalpha():
-        raise ValueError(f"region must be an ISO 3166 code such as FR, not {region!r}")
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"region must be a country code such as FR, not {region!r}")
     if language not in ("fr", "en"):
         raise ValueError(f"language must be fr or en, not {language!r}")
     return await store.create_account(

@@ -38,12 +38,16 @@ class FoundStatus(msgspec.Struct, rename="camel"):
 
 
 class FailedStatus(msgspec.Struct, rename="camel"):
-    """A pair answered with an error. Values that cannot be read are echoed as sent."""
+    """A pair answered with an error.
+
+    Echoed values keep the contract's JSON types or are null, never another type: one
+    item typed differently would make a typed client (Go, VB) refuse the whole answer.
+    """
 
     success: bool
     code: int
-    phone_number: Any
-    message_id: Any
+    phone_number: str | None  # E.164 when it parses, else as sent
+    message_id: int | None  # null when it could not be read as an integer
     status: str
 
 
@@ -54,6 +58,8 @@ def _message_id(raw: object) -> int | None:
     """The id as an integer, or None when it is not one (numeric strings are accepted)."""
     if type(raw) is int:
         return raw
+    if type(raw) is float and raw.is_integer() and abs(raw) <= _MAX_ID:
+        return int(raw)
     if type(raw) is str:
         text = raw.strip().lstrip("0") or raw.strip()
         # Longer than any 64-bit id: not an id, and int() of it would be slow or refused.
@@ -62,8 +68,18 @@ def _message_id(raw: object) -> int | None:
     return None
 
 
-def _is_blank(raw: object) -> bool:
-    return raw is None or (type(raw) is str and not raw.strip())
+def _phone_text(raw: object) -> str | None:
+    """A number as text: clients send strings, some send JSON numbers."""
+    if type(raw) is str:
+        return raw
+    if type(raw) is int:
+        return str(raw)
+    return None
+
+
+def _echo(text: str | None, region: str) -> str | None:
+    """The number as an item in error shows it: E.164 when it parses, else as sent."""
+    return None if text is None else (to_e164(text, region) or text)
 
 
 class _Query:
@@ -88,7 +104,7 @@ async def multi_status(
     region = account.region
     results: list[StatusItem | None] = [None] * len(items)
 
-    def fail(index: int, problem: Problem, phone: Any, message_id: Any) -> None:
+    def fail(index: int, problem: Problem, phone: str | None, message_id: int | None) -> None:
         results[index] = FailedStatus(
             False, problem.code, phone, message_id, problem.text(language)
         )
@@ -96,24 +112,19 @@ async def multi_status(
     first = _Query()
     for index, item in enumerate(items):
         phone_raw = item.get("phoneNumber")
-        id_raw = item.get("messageId")
-        if _is_blank(phone_raw):
-            fail(index, Problem.PHONE_REQUIRED, phone_raw, id_raw)
+        message_id = _message_id(item.get("messageId"))
+        text = _phone_text(phone_raw)
+        if phone_raw is None or (text is not None and not text.strip()):
+            fail(index, Problem.PHONE_REQUIRED, text, message_id)
             continue
-        message_id = _message_id(id_raw)
         if message_id is None:
-            fail(index, Problem.MESSAGE_ID_REQUIRED, phone_raw, id_raw)
+            fail(index, Problem.MESSAGE_ID_REQUIRED, _echo(text, region), None)
             continue
-        if type(phone_raw) is int:
-            phone_raw = str(phone_raw)
-        if type(phone_raw) is not str:
-            fail(index, Problem.NOT_MOBILE, phone_raw, message_id)
+        candidate = None if text is None else quick_e164(text, region) or to_e164(text, region)
+        if text is None or candidate is None:
+            fail(index, Problem.NOT_MOBILE, text, message_id)
             continue
-        candidate = quick_e164(phone_raw, region) or to_e164(phone_raw, region)
-        if candidate is None:
-            fail(index, Problem.NOT_MOBILE, phone_raw, message_id)
-            continue
-        first.add(index, phone_raw, candidate, message_id)
+        first.add(index, text, candidate, message_id)
 
     found = await store.lookup_statuses(account.id, list(first.pairs)) if first.pairs else {}
     retry = _Query()

@@ -55,14 +55,18 @@ class SQLiteStore:
         self._db = connection
 
     @classmethod
-    def open(cls, path: Path, synchronous: str = "FULL") -> SQLiteStore:
-        """Open (creating it and its folder if needed) the database file at `path`."""
+    def open(cls, path: Path, synchronous: str = "FULL", busy_timeout: float = 10.0) -> SQLiteStore:
+        """Open (creating it and its folder if needed) the database file at `path`.
+
+        `busy_timeout` is how long a write waits for another process's lock. The server
+        waits on its event loop, so it keeps this short and answers "try again" instead.
+        """
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode = WAL")
             db.execute(f"PRAGMA synchronous = {'FULL' if synchronous == 'FULL' else 'NORMAL'}")
-            db.execute("PRAGMA busy_timeout = 10000")
+            db.execute(f"PRAGMA busy_timeout = {round(busy_timeout * 1000)}")
             db.execute("PRAGMA foreign_keys = ON")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
@@ -216,6 +220,9 @@ class SQLiteStore:
         return message_id
 
     async def claim_due(self, now: float, limit: int) -> list[Outbound]:
+        # Most polls find nothing: look first, and take the write lock only to claim.
+        if not self._read("SELECT 1 FROM recipients WHERE due_at <= ? LIMIT 1", (now,)):
+            return []
         with self._write() as db:
             rows = db.execute(
                 "SELECT r.account_id, r.message_id, r.phone, coalesce(r.text, m.text),"
@@ -350,6 +357,8 @@ class SQLiteStore:
         return sorted(found, key=lambda r: r.at)
 
     async def expire_overdue(self, now: float) -> int:
+        if not self._read("SELECT 1 FROM recipients WHERE report_until <= ? LIMIT 1", (now,)):
+            return 0
         with self._write() as db:
             rows = db.execute(
                 "SELECT account_id, message_id, phone, state FROM recipients"
@@ -363,6 +372,12 @@ class SQLiteStore:
                 [(*row[:3], now, State.EXPIRED, "validity", "no final report") for row in rows],
             )
         return len(rows)
+
+    async def forget_early_receipts(self, before: float) -> int:
+        if not self._read("SELECT 1 FROM early_receipts WHERE at < ? LIMIT 1", (before,)):
+            return 0
+        with self._write() as db:
+            return db.execute("DELETE FROM early_receipts WHERE at < ?", (before,)).rowcount
 
     async def awaiting_reports(self, carrier: str) -> list[AwaitingReport]:
         rows = self._read(

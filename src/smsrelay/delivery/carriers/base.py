@@ -10,6 +10,10 @@ from smsrelay.store.base import AwaitingReport, Outbound, Receipt, Submission
 ReportSink = Callable[[Receipt], None]
 
 
+class CarrierError(Exception):
+    """The operator connection failed or answered something we cannot use."""
+
+
 class Carrier(Protocol):
     name: str
 
