@@ -253,7 +253,10 @@ def test_message_id_as_numeric_string_is_answered_as_a_number(
 def test_numbers_in_other_notations_find_the_same_recipient(
     client: httpx.Client, customer: Customer, sandbox_id: int
 ) -> None:
-    forms = ["+33 6 19 92 22 64", "0033619922264", "06.19.92.22.64", "+33 (0)6 19 92 22 64"]
+    forms = [
+        "+33 6 19 92 22 64", "0033619922264", "06.19.92.22.64", "+33 (0)6 19 92 22 64",
+        "+330619922264",  # read verbatim first, then as phonenumbers reads it
+    ]  # fmt: skip
     items = status(
         client, customer.key, [{"phoneNumber": f, "messageId": sandbox_id} for f in forms]
     ).json()["StatutResponse_List"]
