@@ -11,6 +11,7 @@ region); a verbatim `+digits` may, and is then looked up once more under the exa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,8 @@ from smsrelay.store.base import Account, Pair, StatusRow, Store
 
 MAX_PAIRS = 500
 _MAX_ID = 2**63 - 1
+# `+` and digits only: the form we store and return, safe to look up as it is.
+_canonical = re.compile(r"\+[0-9]{6,15}").fullmatch
 _MAX_ID_DIGITS = len(str(_MAX_ID))
 _FLAG = ("0", "1")
 
@@ -98,19 +101,15 @@ async def multi_status(
         )
 
     lookups: list[tuple[int, str, str, int]] = []  # index, number as sent, E.164, id
+    pairs: list[Pair] = []
     for index, item in enumerate(items):
         phone_raw = item.get("phoneNumber")
         id_raw = item.get("messageId")
         # What nearly every client sends (the number as we returned it, the id as a
         # number) is taken verbatim; a candidate that finds nothing is checked below.
-        if (
-            type(id_raw) is int
-            and type(phone_raw) is str
-            and phone_raw[:1] == "+"
-            and phone_raw[1:].isdigit()
-            and phone_raw.isascii()
-        ):
+        if type(id_raw) is int and type(phone_raw) is str and _canonical(phone_raw):
             lookups.append((index, phone_raw, phone_raw, id_raw))
+            pairs.append((id_raw, phone_raw))
             continue
         message_id = _message_id(id_raw)
         text = _phone_text(phone_raw)
@@ -125,9 +124,10 @@ async def multi_status(
             fail(index, Problem.NOT_MOBILE, text, message_id)
             continue
         lookups.append((index, text, candidate, message_id))
+        pairs.append((message_id, candidate))
 
     retry: list[tuple[int, str, str, int]] = []
-    found = await _lookup(store, account, lookups)
+    found = await store.lookup_statuses(account.id, pairs) if pairs else {}
     for index, text, e164, message_id in lookups:
         row = found.get((message_id, e164))
         if row is not None:
@@ -142,21 +142,15 @@ async def multi_status(
             # Taken verbatim, but phonenumbers reads it otherwise (`+330612345678`).
             retry.append((index, text, exact, message_id))
 
-    found = await _lookup(store, account, retry) if retry else {}
-    for index, _, e164, message_id in retry:
-        row = found.get((message_id, e164))
-        if row is None:
-            fail(index, Problem.NUMBER_NOT_FOUND, e164, message_id)
-        else:
-            results[index] = _found(e164, message_id, row)
+    if retry:
+        found = await store.lookup_statuses(account.id, [(r[3], r[2]) for r in retry])
+        for index, _, e164, message_id in retry:
+            row = found.get((message_id, e164))
+            if row is None:
+                fail(index, Problem.NUMBER_NOT_FOUND, e164, message_id)
+            else:
+                results[index] = _found(e164, message_id, row)
     return results  # type: ignore[return-value]  # every index was filled above
-
-
-async def _lookup(
-    store: Store, account: Account, lookups: list[tuple[int, str, str, int]]
-) -> dict[Pair, StatusRow]:
-    pairs = [(message_id, e164) for _, _, e164, message_id in lookups if 0 < message_id <= _MAX_ID]
-    return await store.lookup_statuses(account.id, pairs) if pairs else {}
 
 
 def _found(e164: str, message_id: int, row: StatusRow) -> FoundStatus:

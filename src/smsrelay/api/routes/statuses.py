@@ -33,7 +33,7 @@ async def multi_status(call: Call) -> MultiStatusAnswer:
         raise Refused(Problem.BAD_FORMAT)
     if len(items) > statuses.MAX_PAIRS:
         raise Refused(Problem.TOO_MANY)
-    if not all(type(item) is dict for item in items):
+    if set(map(type, items)) != {dict}:
         raise Refused(Problem.BAD_FORMAT)
     answers = await statuses.multi_status(call.context.store, call.account, items, call.language)
     return MultiStatusAnswer(True, 200, answers)
