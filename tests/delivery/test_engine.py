@@ -31,6 +31,16 @@ async def until_final(store: SQLiteStore, account_id: int, message_id: int) -> l
         await asyncio.sleep(0.05)
 
 
+async def store_with_message(path: Path) -> tuple[SQLiteStore, int, int]:
+    """A migrated store holding one accepted send to PHONES: (store, account, message)."""
+    store = SQLiteStore.open(path)
+    await store.migrate()
+    account = await store.create_account("acme", "FR", "fr", 0, int(time.time()))
+    recipients = [NewRecipient(p, None, "gsm7", 1) for p in PHONES]
+    message = NewMessage(account.id, "Bonjour", None, None, False, 300, 0, recipients)
+    return store, account.id, await store.create_message(message, time.time())
+
+
 def scenario(tmp_path: Path, restart_after: float | None) -> list[State]:
     # Every report lands within 0.3 s, well before the validity ends at 1 s: no race
     # between a late report and the expiry sweep can make two runs differ.
@@ -39,12 +49,7 @@ def scenario(tmp_path: Path, restart_after: float | None) -> list[State]:
     )
 
     async def run() -> list[State]:
-        store = SQLiteStore.open(tmp_path / "engine.db")
-        await store.migrate()
-        account = await store.create_account("acme", "FR", "fr", 0, int(time.time()))
-        recipients = [NewRecipient(p, None, "gsm7", 1) for p in PHONES]
-        message = NewMessage(account.id, "Bonjour", None, None, False, 300, 0, recipients)
-        message_id = await store.create_message(message, time.time())
+        store, account_id, message_id = await store_with_message(tmp_path / "engine.db")
         engine = DeliveryEngine(store, settings)
         await engine.start()
         if restart_after is not None:
@@ -52,7 +57,7 @@ def scenario(tmp_path: Path, restart_after: float | None) -> list[State]:
             await engine.stop()
             engine = DeliveryEngine(store, settings)
             await engine.start()
-        final = await until_final(store, account.id, message_id)
+        final = await until_final(store, account_id, message_id)
         await engine.stop()
         await store.close()
         return final
@@ -87,16 +92,11 @@ class ForgetfulCarrier(SimulatorCarrier):
 
 def test_recipients_of_a_failed_dispatch_are_sent_again(tmp_path: Path) -> None:
     async def run() -> list[State]:
-        store = SQLiteStore.open(tmp_path / "retry.db")
-        await store.migrate()
-        account = await store.create_account("acme", "FR", "fr", 0, int(time.time()))
-        recipients = [NewRecipient(p, None, "gsm7", 1) for p in PHONES]
-        message = NewMessage(account.id, "Bonjour", None, None, False, 300, 0, recipients)
-        message_id = await store.create_message(message, time.time())
+        store, account_id, message_id = await store_with_message(tmp_path / "retry.db")
         carrier = ForgetfulCarrier()
         engine = DeliveryEngine(store, Settings(), carrier)
         await engine.start()
-        final = await until_final(store, account.id, message_id)
+        final = await until_final(store, account_id, message_id)
         await engine.stop()
         await store.close()
         assert carrier.batches >= 2
