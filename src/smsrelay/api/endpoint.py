@@ -1,9 +1,9 @@
 """What every v1 endpoint shares, so that handlers only see an account and parameters.
 
-`v1_endpoint` holds what they share: reading the
-body within its size limit, merging query and body parameters (the body wins), choosing
-JSON or XML, authenticating the key, and turning a refusal (or a fault of ours) into the
-documented error body.
+`v1_endpoint` reads the body within its size limit, merges query and body parameters
+(the body wins), chooses JSON or XML, authenticates the key, and turns a refusal (or a
+fault of ours) into the documented error body, in the format asked for whenever it
+could be read.
 """
 
 from __future__ import annotations
