@@ -54,7 +54,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     # How long the server waits for another process's write lock (the CLI's, a backup's)
     # before answering "try again": its event loop waits with it.
-    sqlite_busy_timeout: float = 0.25
+    sqlite_busy_timeout: float = 1.0
     dispatch_batch: int = 500
     dispatch_interval: float = 0.05
     log_level: Literal["debug", "info", "warning", "error"] = "info"

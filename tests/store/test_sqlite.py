@@ -90,7 +90,7 @@ def test_concurrent_migrations_apply_each_file_once(tmp_path: Path) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(applied, key=len) == [[], [], [], ["0001_initial.sql"]]
+    assert sorted(applied, key=len) == [[], [], [], ["0001_initial.sql", "0002_queued_index.sql"]]
 
 
 def test_database_uses_write_ahead_logging(store: SQLiteStore, tmp_path: Path) -> None:
@@ -119,6 +119,14 @@ def test_lookup_plan_walks_the_pairs_and_probes_the_primary_key(store: SQLiteSto
     plan = store.explain_lookup()
     assert plan[0].startswith("SCAN j")
     assert plan[1] == "SEARCH r USING PRIMARY KEY (account_id=? AND message_id=? AND phone=?)"
+
+
+def test_releasing_claims_reads_only_the_claimed(store: SQLiteStore) -> None:
+    plan = store._db.execute(
+        "EXPLAIN QUERY PLAN SELECT account_id, message_id, phone FROM recipients"
+        " WHERE state = 'queued'"
+    ).fetchall()
+    assert "INDEX recipients_queued" in plan[0][3]
 
 
 def test_lookup_of_many_pairs_is_one_statement(store: SQLiteStore, account_id: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -48,6 +49,11 @@ def create_app(settings: Settings) -> Starlette:
         pricing = Pricing.from_settings(settings)
         app.state.context = Context(settings, store, engine, pricing)
         await engine.start()
+        # Everything built until now (modules, phone metadata, the app) lives as long
+        # as the process: out of the collector's sight, full collections stay short
+        # instead of pausing requests for 20-30 ms.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -44,13 +44,18 @@ class Dispatcher:
             if self._claims_left:
                 try:
                     await self._store.release_claims(time.time())
-                except StoreError:
-                    log.exception("releasing claims failed; trying again")
+                except StoreError as exc:
+                    log.warning("releasing claims failed (%s); trying again", exc)
                     await asyncio.sleep(RETRY_PAUSE)
                     continue
                 self._claims_left = False
             try:
                 sent = await self.dispatch_once()
+            except StoreError as exc:
+                log.warning("dispatch failed (%s); its recipients will be sent again", exc)
+                self._claims_left = True
+                await asyncio.sleep(RETRY_PAUSE)
+                continue
             except Exception:
                 log.exception("dispatch failed; its recipients will be sent again")
                 self._claims_left = True
@@ -79,8 +84,10 @@ class Dispatcher:
             try:
                 expired = await self._store.expire_overdue(now)
                 await self._store.forget_early_receipts(now - self._validity)
+            except StoreError as exc:
+                log.warning("expiry sweep failed (%s); trying again", exc)
             except Exception:
-                log.exception("expiry sweep failed")
+                log.exception("expiry sweep failed; trying again")
             else:
                 if expired:
                     log.info("%d recipients expired without a final report", expired)

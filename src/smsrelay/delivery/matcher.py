@@ -37,15 +37,18 @@ class ReceiptMatcher:
         while True:
             await self._arrived.wait()
             await asyncio.sleep(FLUSH_INTERVAL)
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("applying reports failed; they stay queued")
 
     async def flush(self) -> None:
         while self._pending:
             batch = self._pending[:MAX_BATCH]
             try:
                 self.applied += await self._store.apply_receipts(batch, time.time())
-            except StoreError:
-                log.exception("applying %d reports failed; they stay queued", len(batch))
+            except StoreError as exc:
+                log.warning("applying %d reports failed (%s); they stay queued", len(batch), exc)
                 return
             del self._pending[: len(batch)]
         self._arrived.clear()

@@ -30,8 +30,12 @@ _MAX_ID_DIGITS = len(str(_MAX_ID))
 _FLAG = ("0", "1")
 
 
-class FoundStatus(msgspec.Struct, rename="camel"):
-    """A pair of the account's: fields and order exactly as the contract's table."""
+class FoundStatus(msgspec.Struct, rename="camel", gc=False):
+    """A pair of the account's: fields and order exactly as the contract's table.
+
+    `gc=False`: 500 of them per answer, holding only strings and numbers, so they
+    cannot be part of a cycle and the collector need not track them.
+    """
 
     success: bool
     code: int
@@ -43,7 +47,7 @@ class FoundStatus(msgspec.Struct, rename="camel"):
     is_spam: str
 
 
-class FailedStatus(msgspec.Struct, rename="camel"):
+class FailedStatus(msgspec.Struct, rename="camel", gc=False):
     """A pair answered with an error.
 
     Echoed values keep the contract's JSON types or are null, never another type: one

@@ -97,8 +97,19 @@ class SQLiteStore:
     async def close(self) -> None:
         self._db.close()
 
+    def _pending_migrations(self) -> bool:
+        """Whether a migration is missing, read without the write lock (the common case)."""
+        try:
+            rows = self._db.execute("SELECT version FROM schema_migrations").fetchall()
+        except sqlite3.OperationalError:  # no table yet: a new database
+            return True
+        done = {row[0] for row in rows}
+        return any(version not in done for version, _, _ in migration_files("sqlite"))
+
     async def migrate(self) -> list[str]:
         applied: list[str] = []
+        if not self._pending_migrations():
+            return applied
         with self._write() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
