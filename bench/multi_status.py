@@ -1,0 +1,696 @@
+"""Throughput, latency and memory of `POST /v1/multi-status`, against a minimal reference.
+
+    .venv/bin/python bench/multi_status.py            # 1 M recipients (`make bench`)
+    .venv/bin/python bench/multi_status.py --quick    # smoke run: 20 k recipients, 3 s phases
+    .venv/bin/python bench/multi_status.py --recipients 10000000 --keep
+    .venv/bin/python bench/multi_status.py --keep --rounds 3  # medians of 3 rounds
+
+1. Fill a fresh SQLite file under bench/results/ with N recipients of many accounts
+   (schema by smsrelay's own migrations, rows inserted directly), and create an API key
+   for the account that is queried, which owns 100 k of them (a tenth below 1 M).
+2. Build request bodies of 500 (message id, E.164 phone) pairs of that account, 95 %
+   existing, 5 % unknown (half of them real pairs of *another* account, which must be
+   answered as not found), and the answer each must get, computed from the rows alone.
+3. For smsrelay (`smsrelay serve`) and then the reference (`bench/reference_server.py`,
+   the same SQL statement behind the simplest Starlette + msgspec endpoint), one at a
+   time on loopback, one worker each: check every body's answer, measure the peak rate
+   (closed loop), then p50/p99 latency under an open loop at half that server's own peak,
+   check again, and read the process's peak RSS. The CPU time that other processes and
+   the hypervisor took during each measured phase is reported: it disturbs the figures.
+4. Print one table; its last line is `ratio: smsrelay req/s / reference req/s`.
+
+Steps 1 and 2 live in `multi_status_data.py`, the Python load client in `load_client.py`,
+wrk's script in `multi_status.lua`; docs/performance.md explains the method and results.
+
+Every server listens on 127.0.0.1 only and is stopped at the end, whatever happens; every
+load phase is bounded in time and requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import hashlib
+import http.client
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+import smsrelay
+from multi_status_data import (
+    BENCH_ACCOUNT,
+    PAIRS_PER_REQUEST,
+    Dataset,
+    build_bodies,
+    database_path,
+    fill,
+    load_rows,
+    log,
+    new_key,
+    reusable,
+)
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+LUA_SCRIPT = BENCH_DIR / "multi_status.lua"
+LOAD_CLIENT = BENCH_DIR / "load_client.py"
+REFERENCE_SERVER = BENCH_DIR / "reference_server.py"
+
+STARTUP_TIMEOUT = 300.0
+ANSWER_TIMEOUT = 10.0
+STOP_TIMEOUT = 20.0
+PHASE_GRACE = 60.0  # on top of warm-up + duration, before a load process is killed
+# With --pin: the server on one core, everything else (the load tool included) on another.
+# Off by default: on the reference machine it changed nothing but the spread of the tail.
+SERVER_CPU = 1
+LOAD_CPU = 0
+# Cores that processes other than the server and the load tool may use during a measured
+# phase before the figures are flagged as disturbed.
+BACKGROUND_LIMIT = 0.15
+
+
+@dataclass(frozen=True)
+class Options:
+    recipients: int
+    accounts: int
+    duration: float
+    warmup: float
+    connections: int
+    seed: int
+    keep: bool
+    bodies: int
+    pin: bool
+    rounds: int
+
+
+@dataclass
+class Measure:
+    name: str
+    peak_rate: float = 0.0
+    peak_cpu: float = 0.0  # share of one core the server used during the peak phase
+    half_rate: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    max_ms: float = 0.0
+    rss_mb: float = 0.0
+    startup_s: float = 0.0
+    wrong: int = 0
+    errors: int = 0
+    background: float = 0.0  # cores used by other processes, worst measured phase
+    steal: float = 0.0  # cores taken by the hypervisor, worst measured phase
+
+    def account(self, use: CpuUse) -> None:
+        self.background = max(self.background, use.others)
+        self.steal = max(self.steal, use.steal)
+
+
+# --- CPU accounting ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """Cores used during one phase: by the server, by everything else, by the hypervisor."""
+
+    server: float
+    others: float
+    steal: float
+
+
+@dataclass(frozen=True)
+class CpuClock:
+    """CPU seconds spent so far, machine-wide and by the processes of the benchmark."""
+
+    at: float
+    busy: float  # every core, every process (/proc/stat)
+    steal: float
+    server: float
+    ours: float  # this script, and the load tools it has waited for
+
+    @classmethod
+    def read(cls, server_pid: int) -> CpuClock:
+        tick = os.sysconf("SC_CLK_TCK")
+        # cpu  user nice system idle iowait irq softirq steal guest guest_nice
+        ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        mine = os.times()
+        return cls(
+            at=time.perf_counter(),
+            busy=(ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]) / tick,
+            steal=ticks[7] / tick,
+            server=_cpu_seconds(server_pid),
+            ours=mine.user + mine.system + mine.children_user + mine.children_system,
+        )
+
+    def until(self, later: CpuClock) -> CpuUse:
+        elapsed = later.at - self.at
+        server = later.server - self.server
+        others = (later.busy - self.busy) - server - (later.ours - self.ours)
+        return CpuUse(
+            server / elapsed, max(0.0, others / elapsed), (later.steal - self.steal) / elapsed
+        )
+
+
+# --- servers -----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _proc_status(pid: int, field: str) -> int:
+    """A `kB` field of /proc/PID/status (VmHWM: the peak resident set size)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/{pid}/status")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Server:
+    """One server process on a loopback port, always stopped by `stop`."""
+
+    def __init__(
+        self, name: str, command: list[str], port: int, env: dict[str, str], pin: bool
+    ) -> None:
+        self.name = name
+        self.pin = pin
+        self.command = command
+        self.port = port
+        self.env = env
+        self.log_path = RESULTS_DIR / f"multi_status_{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> float:
+        """Start the process and wait until it answers; returns the seconds that took."""
+        started = time.perf_counter()
+        with self.log_path.open("wb") as log_file:
+            self.process = subprocess.Popen(
+                self.command, env=self.env, stdout=log_file, stderr=subprocess.STDOUT
+            )
+        if self.pin:
+            os.sched_setaffinity(self.process.pid, {SERVER_CPU})
+        deadline = started + STARTUP_TIMEOUT
+        while time.perf_counter() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}; see {self.log_path}"
+                )
+            try:
+                status, _ = self.request("GET", "/health", None, timeout=2.0)
+            except OSError:
+                time.sleep(0.1)
+                continue
+            if status == 200:
+                return time.perf_counter() - started
+        raise RuntimeError(f"{self.name} did not answer within {STARTUP_TIMEOUT:.0f} s")
+
+    def request(
+        self, method: str, path: str, body: bytes | None, timeout: float = ANSWER_TIMEOUT
+    ) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            headers = {"Content-Type": "application/json"} if body is not None else {}
+            conn.request(method, path, body, headers)
+            answer = conn.getresponse()
+            return answer.status, answer.read()
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(STOP_TIMEOUT)
+
+
+def verify(server: Server, bodies: list[bytes], answers: list[dict[str, Any]]) -> list[int]:
+    """Check every answer against the expected one; returns each answer's length."""
+    lengths: list[int] = []
+    for number, (body, expected) in enumerate(zip(bodies, answers, strict=True)):
+        status, raw = server.request("POST", "/v1/multi-status", body)
+        if status != 200:
+            raise RuntimeError(f"{server.name}: body {number}: HTTP {status}: {raw[:300]!r}")
+        got = msgspec.json.decode(raw)
+        if got != expected:
+            items = got.get("StatutResponse_List") if isinstance(got, dict) else None
+            detail = f"{len(items)} items" if isinstance(items, list) else repr(raw[:300])
+            pairs = zip(items or [], expected["StatutResponse_List"], strict=False)
+            for index, (a, b) in enumerate(pairs):
+                if a != b:
+                    detail += f"; item {index}: got {a}, expected {b}"
+                    break
+            raise RuntimeError(f"{server.name}: body {number}: wrong answer ({detail})")
+        lengths.append(len(raw))
+    return lengths
+
+
+# --- load --------------------------------------------------------------------------------
+
+
+def _whole_seconds(seconds: float) -> int:
+    return max(1, math.ceil(seconds))
+
+
+def run_wrk(
+    wrk: str, port: int, files: tuple[Path, Path], connections: int, seconds: int
+) -> dict[str, int]:
+    command = [
+        wrk,
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        f"--timeout={ANSWER_TIMEOUT:.0f}s",
+        "-s",
+        str(LUA_SCRIPT),
+        f"http://127.0.0.1:{port}",
+        "--",
+        str(files[0]),
+        str(files[1]),
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + PHASE_GRACE, check=True
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if not lines:
+        raise RuntimeError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
+    return {key: int(value) for key, value in (item.split("=") for item in lines[-1].split()[1:])}
+
+
+def run_client(
+    port: int,
+    files: tuple[Path, Path],
+    mode: str,
+    connections: int,
+    warmup: float,
+    duration: float,
+    rate: float = 0.0,
+) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        str(LOAD_CLIENT),
+        f"--port={port}",
+        f"--bodies={files[0]}",
+        f"--lengths={files[1]}",
+        f"--mode={mode}",
+        f"--connections={connections}",
+        f"--warmup={warmup}",
+        f"--duration={duration}",
+        f"--rate={rate}",
+        f"--timeout={ANSWER_TIMEOUT}",
+    ]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=warmup + duration + PHASE_GRACE,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+def measure(
+    server: Server,
+    options: Options,
+    bodies_file: Path,
+    bodies: list[bytes],
+    answers: list[dict[str, Any]],
+    wrk: str | None,
+) -> Measure:
+    result = Measure(server.name)
+    log(f"{server.name}: starting on 127.0.0.1:{server.port}")
+    try:
+        result.startup_s = server.start()
+        log(f"{server.name}: answering after {result.startup_s:.1f} s; checking every body")
+        lengths = verify(server, bodies, answers)
+        lengths_file = RESULTS_DIR / f"multi_status_{server.name}.lengths"
+        lengths_file.write_text("".join(f"{n}\n" for n in lengths))
+        files = (bodies_file, lengths_file)
+
+        if wrk:
+            run_wrk(wrk, server.port, files, options.connections, _whole_seconds(options.warmup))
+            before = CpuClock.read(server.pid)
+            out = run_wrk(
+                wrk, server.port, files, options.connections, _whole_seconds(options.duration)
+            )
+            use = before.until(CpuClock.read(server.pid))
+            result.peak_rate = out["requests"] / (out["duration_us"] / 1e6)
+            result.wrong += out["wrong"] + out["status"]
+            result.errors += out["connect"] + out["read"] + out["write"] + out["timeout"]
+            peak_latency = f"p50 {out['p50_us'] / 1000:.1f} ms, p99 {out['p99_us'] / 1000:.1f} ms"
+        else:
+            before = CpuClock.read(server.pid)
+            out_py = run_client(
+                server.port, files, "closed", options.connections, options.warmup, options.duration
+            )
+            use = before.until(CpuClock.read(server.pid))
+            result.peak_rate = out_py["rate"]
+            result.wrong += out_py["wrong"]
+            result.errors += out_py["errors"]
+            peak_latency = f"p50 {out_py['p50_ms']:.1f} ms, p99 {out_py['p99_ms']:.1f} ms"
+        result.peak_cpu = use.server
+        result.account(use)
+        log(
+            f"{server.name}: peak {result.peak_rate:,.0f} req/s with {options.connections}"
+            f" connections ({peak_latency}); server CPU {use.server:.0%} of a core,"
+            f" other processes {use.others:.2f} cores, steal {use.steal:.2f}"
+        )
+        if result.peak_rate <= 0:
+            raise RuntimeError(f"{server.name}: no request completed at peak")
+
+        target = result.peak_rate / 2
+        before = CpuClock.read(server.pid)
+        half = run_client(
+            server.port,
+            files,
+            "open",
+            max(32, 2 * options.connections),
+            options.warmup,
+            options.duration,
+            target,
+        )
+        use = before.until(CpuClock.read(server.pid))
+        result.account(use)
+        result.half_rate = half["rate"]
+        result.p50_ms = half["p50_ms"]
+        result.p99_ms = half["p99_ms"]
+        result.max_ms = half["max_ms"]
+        result.wrong += half["wrong"]
+        result.errors += half["errors"]
+        log(
+            f"{server.name}: half load {target:,.0f} req/s scheduled, {result.half_rate:,.0f}"
+            f" done; p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms,"
+            f" max {result.max_ms:.1f} ms (client late by at most"
+            f" {half['max_lateness_ms']:.1f} ms); other processes {use.others:.2f} cores,"
+            f" steal {use.steal:.2f}"
+        )
+        verify(server, bodies[:10], answers[:10])  # still right after the load
+        result.rss_mb = _proc_status(server.pid, "VmHWM") / 1024
+    finally:
+        server.stop()
+    return result
+
+
+# --- report ------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"machine: {os.cpu_count()} cores, {model}, {platform.system()} {platform.release()},"
+        f" Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+    )
+
+
+def code_version() -> str:
+    """Which smsrelay was measured: its commit, or a digest of its sources when none."""
+    root = Path(smsrelay.__file__).resolve().parent
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".py", ".sql"))
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes())
+    newest = max(file.stat().st_mtime for file in files)
+    when = datetime.datetime.fromtimestamp(newest, datetime.UTC).strftime("%Y-%m-%d %H:%M")
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("log", "-1", "--format=%h") or "none"
+    if commit != "none" and git("status", "--porcelain", "--", "."):
+        commit += " + uncommitted changes"
+    return (
+        f"code: smsrelay {importlib.metadata.version('smsrelay')}, commit {commit},"
+        f" sources sha256 {digest.hexdigest()[:12]} (newest file {when} UTC)"
+    )
+
+
+def wrk_version(wrk: str) -> str:
+    done = subprocess.run([wrk, "--version"], capture_output=True, text=True, timeout=10)
+    words = (done.stdout + done.stderr).split()
+    return f"wrk {words[1]}" if len(words) > 1 else "wrk"
+
+
+def median_measure(rounds: list[Measure]) -> Measure:
+    """Each figure's median over the rounds of one server (counts are summed)."""
+
+    def mid(field: str) -> float:
+        return float(statistics.median(getattr(r, field) for r in rounds))
+
+    return Measure(
+        rounds[0].name,
+        peak_rate=mid("peak_rate"),
+        peak_cpu=mid("peak_cpu"),
+        half_rate=mid("half_rate"),
+        p50_ms=mid("p50_ms"),
+        p99_ms=mid("p99_ms"),
+        max_ms=mid("max_ms"),
+        rss_mb=mid("rss_mb"),
+        startup_s=mid("startup_s"),
+        wrong=sum(r.wrong for r in rounds),
+        errors=sum(r.errors for r in rounds),
+        background=max(r.background for r in rounds),
+        steal=max(r.steal for r in rounds),
+    )
+
+
+def table(results: list[Measure]) -> str:
+    headers = (
+        "server",
+        "req/s",
+        "statuses/s",
+        "p50 ms (half load)",
+        "p99 ms (half load)",
+        "peak RSS MB",
+    )
+    rows = [
+        (
+            r.name,
+            f"{r.peak_rate:,.0f}",
+            f"{r.peak_rate * PAIRS_PER_REQUEST:,.0f}",
+            f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}",
+            f"{r.rss_mb:.0f}",
+        )
+        for r in results
+    ]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    lines = []
+    for cells in (headers, *rows):
+        first = cells[0].ljust(widths[0])
+        rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
+        lines.append("   ".join((first, *rest)))
+    return "\n".join(lines)
+
+
+def parse_options(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(
+        description="Benchmark POST /v1/multi-status of smsrelay against a minimal reference."
+    )
+    parser.add_argument("--recipients", type=int, default=1_000_000, help="rows to fill")
+    parser.add_argument("--accounts", type=int, default=1000)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per load phase")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
+    parser.add_argument("--connections", type=int, default=16, help="at peak (closed loop)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--bodies", type=int, default=200, help="distinct request bodies")
+    parser.add_argument(
+        "--keep", action="store_true", help="reuse the database of an earlier, identical fill"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 20,000 recipients, 3 s phases"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure both servers this many times, in turn; the table shows medians",
+    )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help=f"pin the server to CPU {SERVER_CPU}, this script and the load tool to CPU {LOAD_CPU}",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.recipients, args.duration, args.warmup = 20_000, 3.0, 1.0
+    if min(args.accounts, args.connections, args.rounds, args.bodies) < 1:
+        parser.error("--accounts, --connections, --rounds and --bodies must be at least 1")
+    if args.recipients < 2 * PAIRS_PER_REQUEST:
+        parser.error(f"--recipients must be at least {2 * PAIRS_PER_REQUEST}")
+    return Options(
+        recipients=args.recipients,
+        accounts=args.accounts,
+        duration=args.duration,
+        warmup=args.warmup,
+        connections=args.connections,
+        seed=args.seed,
+        keep=args.keep,
+        bodies=args.bodies,
+        pin=args.pin and len(os.sched_getaffinity(0)) >= 2,
+        rounds=args.rounds,
+    )
+
+
+def main() -> int:
+    options = parse_options()
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    dataset = Dataset(options.recipients, options.accounts, options.seed)
+    path = database_path(RESULTS_DIR, dataset)
+    if options.keep and reusable(path, dataset):
+        log(f"reusing {path} ({options.recipients:,} recipients)")
+    else:
+        log(f"filling {path} with {options.recipients:,} recipients")
+        seconds = fill(path, dataset)
+        log(
+            f"fill: {options.recipients:,} recipients in {seconds:.1f} s"
+            f" ({options.recipients / seconds:,.0f} rows/s),"
+            f" {path.stat().st_size / 2**20:,.0f} MB"
+        )
+    if options.pin:  # this process and the load tools it starts: LOAD_CPU only
+        os.sched_setaffinity(0, {LOAD_CPU})
+    key = asyncio.run(new_key(path))
+    rows, foreign = load_rows(path)
+    bodies, answers, found = build_bodies(
+        random.Random(options.seed + 1), key, rows, foreign, options.bodies
+    )
+    bodies_file = RESULTS_DIR / "multi_status.bodies"
+    bodies_file.write_bytes(b"\n".join(bodies) + b"\n")
+
+    wrk = shutil.which("wrk")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSRELAY_")}
+    env["SMSRELAY_LOG_LEVEL"] = "warning"
+    smsrelay_bin = Path(sys.executable).with_name("smsrelay")
+    servers = [
+        Server(
+            "smsrelay",
+            [
+                str(smsrelay_bin),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port := free_port()),
+                "--database",
+                f"sqlite:///{path}",
+            ],
+            port,
+            env,
+            options.pin,
+        ),
+        Server(
+            "reference",
+            [
+                sys.executable,
+                str(REFERENCE_SERVER),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port := free_port()),
+                "--database",
+                str(path),
+                "--account",
+                str(BENCH_ACCOUNT),
+            ],
+            port,
+            env,
+            options.pin,
+        ),
+    ]
+    rounds: list[list[Measure]] = []
+    for number in range(options.rounds):
+        if options.rounds > 1:
+            log(f"round {number + 1} of {options.rounds}")
+        rounds.append([measure(s, options, bodies_file, bodies, answers, wrk) for s in servers])
+    results = [median_measure(list(per_server)) for per_server in zip(*rounds, strict=True)]
+
+    peak_tool = f"{wrk_version(wrk)} (-t1)" if wrk else "Python asyncio client (wrk not on PATH)"
+    print(
+        f"multi-status: {options.recipients:,} recipients in {options.accounts:,} accounts;"
+        f" the queried account has {len(rows):,}; {PAIRS_PER_REQUEST} E.164 pairs per request"
+        f" ({found} found, {PAIRS_PER_REQUEST - found} not), {len(bodies)} distinct bodies"
+    )
+    print(machine())
+    print(code_version())
+    print(
+        f"load: peak = {peak_tool}, closed loop, {options.connections} connections,"
+        f" {options.duration:g} s; half load = Python open-loop client at 50 % of each"
+        f" server's peak, {options.duration:g} s, latency from the scheduled send time;"
+        f" {options.warmup:g} s warm-up before each; one server at a time, one worker"
+        + (f", pinned to CPU {SERVER_CPU}, load on CPU {LOAD_CPU}" if options.pin else "")
+    )
+    print(
+        f"checks: all {len(bodies)} answers equal to the expected ones before the load and 10"
+        " after, on both servers; answers during the load with a wrong status or length: "
+        + ", ".join(f"{r.name} {r.wrong}" for r in results)
+        + "; connection errors: "
+        + ", ".join(f"{r.name} {r.errors}" for r in results)
+    )
+    background = max(r.background for r in results)
+    steal = max(r.steal for r in results)
+    print(
+        f"background: other processes used up to {background:.2f} cores during a measured"
+        f" phase, the hypervisor took up to {steal:.2f}"
+        + (
+            "; WARNING: the machine was not quiet, these figures are disturbed"
+            if max(background, steal) > BACKGROUND_LIMIT
+            else ""
+        )
+    )
+    if options.rounds > 1:
+        print(
+            f"rounds: {options.rounds}, each figure below is the median of its rounds;"
+            " smsrelay/reference req/s per round: "
+            + " ".join(f"{a.peak_rate / b.peak_rate:.2f}" for a, b in rounds)
+        )
+    print()
+    print(table(results))
+    smsrelay, reference = results
+    print(f"ratio: {smsrelay.peak_rate / reference.peak_rate:.2f}")
+    return 1 if any(r.wrong or r.errors for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
