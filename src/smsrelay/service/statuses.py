@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -25,7 +26,14 @@ from smsrelay.store.base import Account, Pair, StatusRow, Store
 MAX_PAIRS = 500
 _MAX_ID = 2**63 - 1
 # `+` and digits only: the form we store and return, safe to look up as it is.
-_canonical = re.compile(r"\+[0-9]{6,15}").fullmatch
+_CANONICAL = re.compile(r"\+[0-9]{6,15}")
+
+
+def _canonical(text: str) -> str | None:
+    """`+` and digits only: the form we store and return, looked up as it is."""
+    return text if _CANONICAL.fullmatch(text) else None
+
+
 _MAX_ID_DIGITS = len(str(_MAX_ID))
 _FLAG = ("0", "1")
 
@@ -92,69 +100,111 @@ def _echo(text: str | None, region: str) -> str | None:
     return None if text is None else (to_e164(text, region) or text)
 
 
+class _WellFormed(msgspec.Struct, gc=False):
+    """A pair as nearly every client sends it: the number as text, the id as a number."""
+
+    phoneNumber: str  # noqa: N815  # the wire's names: converted without renaming
+    messageId: int  # noqa: N815
+
+
+_as_well_formed = partial(msgspec.convert, type=list[_WellFormed])
+
+# A pair to look up: (index in the request, number as sent, E.164 candidate, id).
+_Lookup = tuple[int, str, str, int]
+
+
 async def multi_status(
     store: Store, account: Account, items: Sequence[Mapping[str, Any]], language: Language
 ) -> list[StatusItem]:
-    """One answer per requested pair, in request order, duplicates included."""
-    region = account.region
-    results: list[StatusItem | None] = [None] * len(items)
+    """One answer per requested pair, in request order, duplicates included.
 
-    def fail(index: int, problem: Problem, phone: str | None, message_id: int | None) -> None:
-        results[index] = FailedStatus(
-            False, problem.code, phone, message_id, problem.text(language)
+    When every pair is well formed (checked in C by msgspec), all of them are looked up
+    as sent, and only the pairs that find nothing are read with care. Otherwise every
+    pair is read with care first.
+    """
+    answers = _Answers(account.region, language, len(items))
+    try:
+        pairs = _as_well_formed(items)
+    except msgspec.ValidationError:
+        lookups = answers.read(items)
+    else:
+        region = account.region
+        lookups = [
+            (i, p.phoneNumber, _verbatim_or_quick(p.phoneNumber, region), p.messageId)
+            for i, p in enumerate(pairs)
+        ]
+    retry = answers.match(lookups, await _lookup(store, account, lookups))
+    if retry:
+        # Under their exact number now, so a second miss is final (4).
+        answers.match(retry, await _lookup(store, account, retry))
+    return answers.results  # type: ignore[return-value]  # every index was filled
+
+
+def _verbatim_or_quick(text: str, region: str) -> str:
+    """The candidate of a well-formed pair: cheap, and checked if it finds nothing."""
+    if text[:1] == "+":
+        return text
+    return quick_e164(text, region) or text
+
+
+async def _lookup(store: Store, account: Account, lookups: list[_Lookup]) -> dict[Pair, StatusRow]:
+    pairs = [(message_id, e164) for _, _, e164, message_id in lookups]
+    return await store.lookup_statuses(account.id, pairs) if pairs else {}
+
+
+class _Answers:
+    """The answer being built, one slot per requested pair."""
+
+    __slots__ = ("language", "region", "results")
+
+    def __init__(self, region: str, language: Language, size: int) -> None:
+        self.region = region
+        self.language = language
+        self.results: list[StatusItem | None] = [None] * size
+
+    def fail(self, index: int, problem: Problem, phone: str | None, message_id: int | None) -> None:
+        self.results[index] = FailedStatus(
+            False, problem.code, phone, message_id, problem.text(self.language)
         )
 
-    lookups: list[tuple[int, str, str, int]] = []  # index, number as sent, E.164, id
-    pairs: list[Pair] = []
-    for index, item in enumerate(items):
-        phone_raw = item.get("phoneNumber")
-        id_raw = item.get("messageId")
-        # What nearly every client sends (the number as we returned it, the id as a
-        # number) is taken verbatim; a candidate that finds nothing is checked below.
-        if type(id_raw) is int and type(phone_raw) is str and _canonical(phone_raw):
-            lookups.append((index, phone_raw, phone_raw, id_raw))
-            pairs.append((id_raw, phone_raw))
-            continue
-        message_id = _message_id(id_raw)
-        text = _phone_text(phone_raw)
-        if phone_raw is None or (text is not None and not text.strip()):
-            fail(index, Problem.PHONE_REQUIRED, text, message_id)
-            continue
-        if message_id is None:
-            fail(index, Problem.MESSAGE_ID_REQUIRED, _echo(text, region), None)
-            continue
-        candidate = None if text is None else quick_e164(text, region) or to_e164(text, region)
-        if text is None or candidate is None:
-            fail(index, Problem.NOT_MOBILE, text, message_id)
-            continue
-        lookups.append((index, text, candidate, message_id))
-        pairs.append((message_id, candidate))
-
-    retry: list[tuple[int, str, str, int]] = []
-    found = await store.lookup_statuses(account.id, pairs) if pairs else {}
-    for index, text, e164, message_id in lookups:
-        row = found.get((message_id, e164))
-        if row is not None:
-            results[index] = _found(e164, message_id, row)
-            continue
-        exact = to_e164(text, region)
-        if exact is None:
-            fail(index, Problem.NOT_MOBILE, text, message_id)
-        elif exact == e164:
-            fail(index, Problem.NUMBER_NOT_FOUND, e164, message_id)
-        else:
-            # Taken verbatim, but phonenumbers reads it otherwise (`+330612345678`).
-            retry.append((index, text, exact, message_id))
-
-    if retry:
-        found = await store.lookup_statuses(account.id, [(r[3], r[2]) for r in retry])
-        for index, _, e164, message_id in retry:
-            row = found.get((message_id, e164))
-            if row is None:
-                fail(index, Problem.NUMBER_NOT_FOUND, e164, message_id)
+    def read(self, items: Sequence[Mapping[str, Any]]) -> list[_Lookup]:
+        """Answer the pairs that cannot be looked up; the others, with their candidate."""
+        region = self.region
+        lookups: list[_Lookup] = []
+        for index, item in enumerate(items):
+            phone_raw = item.get("phoneNumber")
+            message_id = _message_id(item.get("messageId"))
+            text = _phone_text(phone_raw)
+            if phone_raw is None or (text is not None and not text.strip()):
+                self.fail(index, Problem.PHONE_REQUIRED, text, message_id)
+            elif message_id is None:
+                self.fail(index, Problem.MESSAGE_ID_REQUIRED, _echo(text, region), None)
+            elif text is None:
+                self.fail(index, Problem.NOT_MOBILE, None, message_id)
+            elif candidate := _canonical(text) or quick_e164(text, region) or to_e164(text, region):
+                lookups.append((index, text, candidate, message_id))
             else:
-                results[index] = _found(e164, message_id, row)
-    return results  # type: ignore[return-value]  # every index was filled above
+                self.fail(index, Problem.NOT_MOBILE, text, message_id)
+        return lookups
+
+    def match(self, lookups: list[_Lookup], found: dict[Pair, StatusRow]) -> list[_Lookup]:
+        """Fill in the answers; the pairs worth a second look under their exact number."""
+        retry: list[_Lookup] = []
+        for index, text, e164, message_id in lookups:
+            row = found.get((message_id, e164))
+            if row is not None:
+                self.results[index] = _found(e164, message_id, row)
+            elif not text.strip():
+                self.fail(index, Problem.PHONE_REQUIRED, text, message_id)
+            elif (exact := to_e164(text, self.region)) is None:
+                self.fail(index, Problem.NOT_MOBILE, text, message_id)
+            elif exact == e164:
+                self.fail(index, Problem.NUMBER_NOT_FOUND, exact, message_id)
+            else:
+                # Looked up as sent, but phonenumbers reads it otherwise: `0612345678`,
+                # `+330612345678`.
+                retry.append((index, text, exact, message_id))
+        return retry
 
 
 def _found(e164: str, message_id: int, row: StatusRow) -> FoundStatus:
