@@ -17,7 +17,9 @@
    (closed loop), then p50/p99 latency under an open loop at half that server's own peak,
    check again, and read the process's peak RSS. The CPU time that other processes and
    the hypervisor took during each measured phase is reported: it disturbs the figures.
-4. Print one table; its last line is `ratio: smsrelay req/s / reference req/s`.
+4. Print one table, then `cpu ratio:` (reference / smsrelay server CPU time per request
+   at peak: the work each does per request, which the host's noise disturbs less) and,
+   last, `ratio: smsrelay req/s / reference req/s`.
 
 Steps 1 and 2 live in `multi_status_data.py`, the Python load client in `load_client.py`,
 wrk's script in `multi_status.lua`; docs/performance.md explains the method and results.
@@ -104,6 +106,7 @@ class Measure:
     name: str
     peak_rate: float = 0.0
     peak_cpu: float = 0.0  # share of one core the server used during the peak phase
+    cpu_ms: float = 0.0  # server CPU time per request at peak: work, whatever the host steals
     half_rate: float = 0.0
     p50_ms: float = 0.0
     p99_ms: float = 0.0
@@ -379,6 +382,7 @@ def measure(
             result.errors += out_py["errors"]
             peak_latency = f"p50 {out_py['p50_ms']:.1f} ms, p99 {out_py['p99_ms']:.1f} ms"
         result.peak_cpu = use.server
+        result.cpu_ms = use.server / result.peak_rate * 1000 if result.peak_rate else 0.0
         result.account(use)
         log(
             f"{server.name}: peak {result.peak_rate:,.0f} req/s with {options.connections}"
@@ -483,6 +487,7 @@ def median_measure(rounds: list[Measure]) -> Measure:
         rounds[0].name,
         peak_rate=mid("peak_rate"),
         peak_cpu=mid("peak_cpu"),
+        cpu_ms=mid("cpu_ms"),
         half_rate=mid("half_rate"),
         p50_ms=mid("p50_ms"),
         p99_ms=mid("p99_ms"),
@@ -501,6 +506,7 @@ def table(results: list[Measure]) -> str:
         "server",
         "req/s",
         "statuses/s",
+        "CPU ms/req",
         "p50 ms (half load)",
         "p99 ms (half load)",
         "peak RSS MB",
@@ -510,6 +516,7 @@ def table(results: list[Measure]) -> str:
             r.name,
             f"{r.peak_rate:,.0f}",
             f"{r.peak_rate * PAIRS_PER_REQUEST:,.0f}",
+            f"{r.cpu_ms:.2f}",
             f"{r.p50_ms:.2f}",
             f"{r.p99_ms:.2f}",
             f"{r.rss_mb:.0f}",
@@ -688,6 +695,7 @@ def main() -> int:
     print()
     print(table(results))
     smsrelay, reference = results
+    print(f"cpu ratio: {reference.cpu_ms / smsrelay.cpu_ms:.2f} (reference / smsrelay CPU ms/req)")
     print(f"ratio: {smsrelay.peak_rate / reference.peak_rate:.2f}")
     return 1 if any(r.wrong or r.errors for r in results) else 0
 

@@ -55,12 +55,13 @@ class Problem(enum.Enum):
     INTERNAL = (500, "Erreur interne, réessayez plus tard", "Internal error, try again later")
     BUSY = (500, "Service momentanément indisponible, réessayez", "Service busy, try again")
 
-    @property
-    def code(self) -> int:
-        return self.value[0]
+    def __init__(self, code: int, french: str, english: str) -> None:
+        # Plain attributes: `value` is a slow descriptor, and item errors read these often.
+        self.code = code
+        self._texts = {"fr": french, "en": english}
 
     def text(self, language: Language) -> str:
-        return self.value[1] if language == "fr" else self.value[2]
+        return self._texts[language]
 
 
 class FieldError:

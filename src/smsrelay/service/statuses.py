@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -109,8 +109,14 @@ class _WellFormed(msgspec.Struct, gc=False):
 
 _as_well_formed = partial(msgspec.convert, type=list[_WellFormed])
 
-# A pair to look up: (index in the request, number as sent, E.164 candidate, id).
-_Lookup = tuple[int, str, str, int]
+
+class _Batch(NamedTuple):
+    """Pairs to look up, side by side: where each answer goes, the number as sent, and
+    the (id, E.164 candidate) key, which is both a row of the query and the dict key."""
+
+    indices: list[int]
+    texts: list[str]
+    keys: list[Pair]
 
 
 async def multi_status(
@@ -122,34 +128,28 @@ async def multi_status(
     as sent, and only the pairs that find nothing are read with care. Otherwise every
     pair is read with care first.
     """
-    answers = _Answers(account.region, language, len(items))
+    region = account.region
+    answers = _Answers(region, language, len(items))
     try:
         pairs = _as_well_formed(items)
     except msgspec.ValidationError:
-        lookups = answers.read(items)
+        batch = answers.read(items)
     else:
-        region = account.region
-        lookups = [
-            (i, p.phoneNumber, _verbatim_or_quick(p.phoneNumber, region), p.messageId)
-            for i, p in enumerate(pairs)
+        texts = [p.phoneNumber for p in pairs]
+        keys = [
+            (p.messageId, t if t[:1] == "+" else quick_e164(t, region) or t)
+            for p, t in zip(pairs, texts, strict=True)
         ]
-    retry = answers.match(lookups, await _lookup(store, account, lookups))
-    if retry:
+        batch = _Batch(list(range(len(texts))), texts, keys)
+    retry = answers.match(batch, await _lookup(store, account, batch))
+    if retry.keys:
         # Under their exact number now, so a second miss is final (4).
         answers.match(retry, await _lookup(store, account, retry))
     return answers.results  # type: ignore[return-value]  # every index was filled
 
 
-def _verbatim_or_quick(text: str, region: str) -> str:
-    """The candidate of a well-formed pair: cheap, and checked if it finds nothing."""
-    if text[:1] == "+":
-        return text
-    return quick_e164(text, region) or text
-
-
-async def _lookup(store: Store, account: Account, lookups: list[_Lookup]) -> dict[Pair, StatusRow]:
-    pairs = [(message_id, e164) for _, _, e164, message_id in lookups]
-    return await store.lookup_statuses(account.id, pairs) if pairs else {}
+async def _lookup(store: Store, account: Account, batch: _Batch) -> dict[Pair, StatusRow]:
+    return await store.lookup_statuses(account.id, batch.keys) if batch.keys else {}
 
 
 class _Answers:
@@ -167,10 +167,10 @@ class _Answers:
             False, problem.code, phone, message_id, problem.text(self.language)
         )
 
-    def read(self, items: Sequence[Mapping[str, Any]]) -> list[_Lookup]:
+    def read(self, items: Sequence[Mapping[str, Any]]) -> _Batch:
         """Answer the pairs that cannot be looked up; the others, with their candidate."""
         region = self.region
-        lookups: list[_Lookup] = []
+        batch = _Batch([], [], [])
         for index, item in enumerate(items):
             phone_raw = item.get("phoneNumber")
             message_id = _message_id(item.get("messageId"))
@@ -182,19 +182,22 @@ class _Answers:
             elif text is None:
                 self.fail(index, Problem.NOT_MOBILE, None, message_id)
             elif candidate := _canonical(text) or quick_e164(text, region) or to_e164(text, region):
-                lookups.append((index, text, candidate, message_id))
+                _add(batch, index, text, (message_id, candidate))
             else:
                 self.fail(index, Problem.NOT_MOBILE, text, message_id)
-        return lookups
+        return batch
 
-    def match(self, lookups: list[_Lookup], found: dict[Pair, StatusRow]) -> list[_Lookup]:
+    def match(self, batch: _Batch, found: dict[Pair, StatusRow]) -> _Batch:
         """Fill in the answers; the pairs worth a second look under their exact number."""
-        retry: list[_Lookup] = []
-        for index, text, e164, message_id in lookups:
-            row = found.get((message_id, e164))
+        retry = _Batch([], [], [])
+        results = self.results
+        for index, text, key in zip(batch.indices, batch.texts, batch.keys, strict=True):
+            row = found.get(key)
             if row is not None:
-                self.results[index] = _found(e164, message_id, row)
-            elif not text.strip():
+                results[index] = _found(key, row)
+                continue
+            message_id, e164 = key
+            if not text.strip():
                 self.fail(index, Problem.PHONE_REQUIRED, text, message_id)
             elif (exact := to_e164(text, self.region)) is None:
                 self.fail(index, Problem.NOT_MOBILE, text, message_id)
@@ -203,17 +206,23 @@ class _Answers:
             else:
                 # Looked up as sent, but phonenumbers reads it otherwise: `0612345678`,
                 # `+330612345678`.
-                retry.append((index, text, exact, message_id))
+                _add(retry, index, text, (message_id, exact))
         return retry
 
 
-def _found(e164: str, message_id: int, row: StatusRow) -> FoundStatus:
+def _add(batch: _Batch, index: int, text: str, key: Pair) -> None:
+    batch.indices.append(index)
+    batch.texts.append(text)
+    batch.keys.append(key)
+
+
+def _found(key: Pair, row: StatusRow) -> FoundStatus:
     state, status_at, stop_sms, is_spam = row
     return FoundStatus(
         True,
         200,
-        e164,
-        message_id,
+        key[1],
+        key[0],
         PUBLIC_BY_VALUE[state],
         str(status_at),
         _FLAG[stop_sms],
