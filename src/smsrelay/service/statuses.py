@@ -1,12 +1,13 @@
 """The status of up to 500 (message id, phone number) pairs: the heart of `multi-status`.
 
 The lookup is one statement whatever the number of pairs. Phone numbers are looked up
-under a cheap candidate first: the number itself when it is already written `+digits`
-(as we return them), else `quick_e164`. The exact parser only runs for pairs that the
+under a cheap candidate first: the number itself when it is written with a `+` (as we
+return them), else `quick_e164`. The exact parser only runs for pairs that the
 candidate did not find: a pair found under its candidate is a number we validated when
 it was sent, so the 40-60 µs of `phonenumbers` per number are spent only on errors.
 `quick_e164` never disagrees with `to_e164` when both answer (tested over every
-region); a verbatim `+digits` may, and is then looked up once more under the exact form.
+region); a number taken as sent may, and is then looked up once more under the exact
+form.
 """
 
 from __future__ import annotations
@@ -25,17 +26,9 @@ from smsrelay.store.base import Account, Pair, StatusRow, Store
 
 MAX_PAIRS = 500
 _MAX_ID = 2**63 - 1
-# `+` and digits only: the form we store and return, safe to look up as it is.
-_CANONICAL = re.compile(r"\+[0-9]{6,15}")
-
-
-def _canonical(text: str) -> str | None:
-    """`+` and digits only: the form we store and return, looked up as it is."""
-    return text if _CANONICAL.fullmatch(text) else None
-
-
 _MAX_ID_DIGITS = len(str(_MAX_ID))
 _FLAG = ("0", "1")
+_CANONICAL = re.compile(r"\+[0-9]{6,15}")
 
 
 class FoundStatus(msgspec.Struct, rename="camel", gc=False):
@@ -93,6 +86,11 @@ def _phone_text(raw: object) -> str | None:
     if type(raw) is int:
         return str(raw)
     return None
+
+
+def _canonical(text: str) -> str | None:
+    """`+` and digits only: the form we store and return, looked up as it is."""
+    return text if _CANONICAL.fullmatch(text) else None
 
 
 def _echo(text: str | None, region: str) -> str | None:
