@@ -93,6 +93,18 @@ class Connection:
         return await asyncio.wait_for(read_answer(self.reader), timeout)
 
 
+async def _exchange(
+    conn: Connection, request: bytes, timeout: float, tally: Tally
+) -> tuple[int, int] | None:
+    """One request and its answer; a failure is counted and the connection reopened."""
+    try:
+        return await conn.exchange(request, timeout)
+    except (OSError, TimeoutError, asyncio.IncompleteReadError, BadAnswer):
+        tally.errors += 1
+        conn.close()
+        return None
+
+
 def _check(tally: Tally, answer: tuple[int, int], expected: int) -> None:
     status, length = answer
     if status != 200 or length != expected:
@@ -119,11 +131,8 @@ async def closed_loop(
         try:
             while (sent_at := time.perf_counter()) < end:
                 index = (index + 1) % len(requests)
-                try:
-                    answer = await conn.exchange(requests[index], timeout)
-                except (OSError, TimeoutError, asyncio.IncompleteReadError, BadAnswer):
-                    tally.errors += 1
-                    conn.close()
+                answer = await _exchange(conn, requests[index], timeout, tally)
+                if answer is None:
                     await asyncio.sleep(0.01)
                     continue
                 done_at = time.perf_counter()
@@ -170,11 +179,8 @@ async def open_loop(
                     await asyncio.sleep(delay)
                 lateness = time.perf_counter() - scheduled
                 request = index % len(requests)
-                try:
-                    answer = await conn.exchange(requests[request], timeout)
-                except (OSError, TimeoutError, asyncio.IncompleteReadError, BadAnswer):
-                    tally.errors += 1
-                    conn.close()
+                answer = await _exchange(conn, requests[request], timeout, tally)
+                if answer is None:
                     continue
                 done_at = time.perf_counter()
                 _check(tally, answer, lengths[request])

@@ -21,27 +21,26 @@ async def _demo_account(store: Store) -> Account:
     return account or await accounts.create_account(store, DEMO_ACCOUNT, credits=100.0)
 
 
-async def _demo_key(store: Store, key_file: Path) -> str:
+async def _demo_key(store: Store, key_file: Path) -> tuple[str, Account]:
+    """The kept key if it still works, else a new one written to `key_file`."""
     if key_file.exists():
         key = key_file.read_text().strip()
         try:
-            await accounts.authenticate(store, key)
+            return key, await accounts.authenticate(store, key)
         except Refused:
             pass  # revoked, or another database: make a new one
-        else:
-            return key
-    key = await accounts.create_api_key(store, await _demo_account(store))
+    account = await _demo_account(store)
+    key = await accounts.create_api_key(store, account)
     key_file.parent.mkdir(parents=True, exist_ok=True)
     key_file.touch(mode=0o600)
     key_file.chmod(0o600)
     key_file.write_text(key + "\n")
-    return key
+    return key, account
 
 
 async def prepare_demo(store: Store, key_file: Path, pricing: sending.Pricing) -> tuple[str, int]:
     """The demo key, and the id of a sample send the simulator will deliver."""
-    key = await _demo_key(store, key_file)
-    account = await accounts.authenticate(store, key)
+    key, account = await _demo_key(store, key_file)
     answer = await sending.send(
         store,
         account,

@@ -33,7 +33,6 @@ class Dispatcher:
         # Set when a failed dispatch may have left recipients claimed: they are given
         # back before anything else is claimed, or they would never be sent.
         self._claims_left = False
-        self.submitted = 0
 
     def wake(self) -> None:
         """Called after a send is accepted, so it leaves without waiting for the next poll."""
@@ -74,7 +73,6 @@ class Dispatcher:
         if len(answers) != len(batch):
             raise CarrierError(f"{len(batch)} submitted, {len(answers)} answered")
         await self._store.record_submissions(answers, time.time(), self._validity)
-        self.submitted += len(answers)
         return len(batch)
 
     async def sweep_expired(self) -> None:

@@ -26,7 +26,6 @@ class ReceiptMatcher:
         self._store = store
         self._pending: list[Receipt] = []
         self._arrived = asyncio.Event()
-        self.applied = 0
 
     def receive(self, receipt: Receipt) -> None:
         """The carrier's sink: never blocks, never loses the report."""
@@ -46,7 +45,7 @@ class ReceiptMatcher:
         while self._pending:
             batch = self._pending[:MAX_BATCH]
             try:
-                self.applied += await self._store.apply_receipts(batch, time.time())
+                await self._store.apply_receipts(batch, time.time())
             except StoreError as exc:
                 log.warning("applying %d reports failed (%s); they stay queued", len(batch), exc)
                 return

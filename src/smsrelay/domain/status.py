@@ -77,10 +77,6 @@ def public_status(state: State) -> PublicStatus:
     return _PUBLIC[state]
 
 
-def is_final(state: State) -> bool:
-    return state in FINAL_STATES
-
-
 def advance(current: State, incoming: State) -> State | None:
     """The state after `incoming` is applied to `current`, or None when nothing changes.
 

@@ -397,8 +397,3 @@ class SQLiteStore:
             (carrier,),
         )
         return [AwaitingReport(*row) for row in rows]
-
-    def explain_lookup(self) -> list[str]:
-        """The query plan of the status lookup, for the test that pins it."""
-        rows = self._db.execute("EXPLAIN QUERY PLAN " + LOOKUP_STATUSES, ("[]", 0)).fetchall()
-        return [row[3] for row in rows]
