@@ -68,8 +68,25 @@ class Admin:
     def run(self, work: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(work)
 
-    def account(self, name: str = "acme", *, region: str = "FR", language: str = "fr") -> Account:
-        return self.run(accounts.create_account(self.store, name, region=region, language=language))
+    def account(
+        self,
+        name: str = "acme",
+        *,
+        region: str = "FR",
+        language: str = "fr",
+        credits: float = 1000.0,
+        quiet_hours: bool = False,
+    ) -> Account:
+        return self.run(
+            accounts.create_account(
+                self.store,
+                name,
+                region=region,
+                language=language,
+                credits=credits,
+                quiet_hours=quiet_hours,
+            )
+        )
 
     def key(self, account: Account) -> str:
         return self.run(accounts.create_api_key(self.store, account))

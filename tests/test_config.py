@@ -51,3 +51,13 @@ def test_unreadable_file_is_refused(tmp_path: Path) -> None:
 def test_settings_is_one_immutable_object() -> None:
     with pytest.raises(AttributeError):
         Settings().port = 1  # type: ignore[misc]
+
+
+def test_prices_come_from_the_built_in_table_unless_a_file_is_named() -> None:
+    assert load_settings(environ={}).prices_file == ""
+    named = load_settings(environ={"SMSRELAY_PRICES_FILE": "/etc/smsrelay/prices.toml"})
+    assert named.prices_file == "/etc/smsrelay/prices.toml"
+
+
+def test_stop_mention_defaults_to_the_french_opt_out_text() -> None:
+    assert load_settings(environ={}).stop_mention == "STOP au 36180"

@@ -19,7 +19,7 @@ import uvicorn
 
 from smsrelay.config import ConfigError, Settings, load_settings
 from smsrelay.service import accounts
-from smsrelay.service.sending import Pricing
+from smsrelay.service.sending import SendingRules
 from smsrelay.store import Store, StoreError, open_store
 from smsrelay.store.base import Account
 
@@ -87,6 +87,12 @@ def account_create(
     region: Annotated[str, typer.Option(help="default region of national numbers")] = "FR",
     lang: Annotated[str, typer.Option(help="language of messages: fr or en")] = "fr",
     credits: Annotated[float, typer.Option(help="initial credit, in the currency")] = 0.0,
+    timezone: Annotated[
+        str, typer.Option(help="time zone of scheduled dates and quiet hours")
+    ] = "Europe/Paris",
+    quiet_hours: Annotated[
+        bool, typer.Option(help="marketing: hold sends 20:00-08:00, Sundays and holidays")
+    ] = False,
     database: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -95,10 +101,32 @@ def account_create(
     account = _with_store(
         settings,
         lambda store: accounts.create_account(
-            store, name, region=region, language=lang, credits=credits
+            store,
+            name,
+            region=region,
+            language=lang,
+            credits=credits,
+            timezone=timezone,
+            quiet_hours=quiet_hours,
         ),
     )
     typer.echo(account.id)
+
+
+@account_app.command("credit")
+def account_credit(
+    account: Annotated[str, typer.Argument(help="account id or name")],
+    amount: Annotated[float, typer.Argument(help="credit to add, in the currency")],
+    database: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add credit to an account (a negative amount takes some back); prints the balance."""
+    settings = _settings(config, database=database)
+
+    async def work(store: Store) -> int:
+        return await accounts.add_credit(store, await _account(store, account), amount)
+
+    typer.echo(f"{_with_store(settings, work) / 1000:.3f}")
 
 
 async def _account(store: Store, ref: str) -> Account:
@@ -142,8 +170,12 @@ def _serve(settings: Settings, access_log: bool) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    try:
+        application = create_app(settings)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
     uvicorn.run(
-        create_app(settings),
+        application,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
@@ -189,7 +221,7 @@ def demo(
     from smsrelay.demo import prepare_demo
 
     key, message_id = _with_store(
-        settings, lambda store: prepare_demo(store, key_file, Pricing.from_settings(settings))
+        settings, lambda store: prepare_demo(store, key_file, SendingRules.from_settings(settings))
     )
     base = f"http://{settings.host}:{settings.port}"
     typer.echo(

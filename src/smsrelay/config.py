@@ -48,8 +48,11 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_body_bytes: int = 1024 * 1024
     # How long an operator may take to report; past it a recipient is Not delivered.
     validity: float = 48 * 3600.0
-    price_per_part: float = 0.038
     currency: str = "EUR"
+    # A TOML price table (docs/pricing.md) that replaces the built-in one; empty: built-in.
+    prices_file: str = ""
+    # Appended to a text sent with isStopSms=1, so the recipient knows how to opt out.
+    stop_mention: str = "STOP au 36180"
     # FULL: an accepted SMS survives a power cut, not only a crash of the process.
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     # How long the server waits for another process's write lock (the CLI's, a backup's)

@@ -38,13 +38,15 @@ async def _demo_key(store: Store, key_file: Path) -> tuple[str, Account]:
     return key, account
 
 
-async def prepare_demo(store: Store, key_file: Path, pricing: sending.Pricing) -> tuple[str, int]:
+async def prepare_demo(
+    store: Store, key_file: Path, rules: sending.SendingRules
+) -> tuple[str, int]:
     """The demo key, and the id of a sample send the simulator will deliver."""
     key, account = await _demo_key(store, key_file)
     answer = await sending.send(
         store,
         account,
-        pricing,
+        rules,
         {"phoneNumbers": SAMPLE_NUMBERS, "message": "Bonjour de smsrelay"},
     )
     return key, answer.message_id

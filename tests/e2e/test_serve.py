@@ -73,7 +73,7 @@ def multi_status(base: str, key: str, pairs: list[dict[str, Any]]) -> list[dict[
 def test_sent_sms_reach_delivered_not_delivered_and_waiting(
     served: str, environment: dict[str, str]
 ) -> None:
-    account_id = cli(environment, "account", "create", "acme")
+    account_id = cli(environment, "account", "create", "acme", "--credits", "100")
     key = cli(environment, "key", "create", account_id)
     random_numbers = [f"+336{n:08d}" for n in range(12000000, 12000200)]
     numbers = ["+33600000001", "0600000002", "+33600000003", *random_numbers]
@@ -100,7 +100,12 @@ def test_sent_sms_reach_delivered_not_delivered_and_waiting(
 def test_a_revoked_key_is_refused_by_the_running_server(
     served: str, environment: dict[str, str]
 ) -> None:
-    key = cli(environment, "key", "create", cli(environment, "account", "create", "acme"))
+    key = cli(
+        environment,
+        "key",
+        "create",
+        cli(environment, "account", "create", "acme", "--credits", "100"),
+    )
     pairs = [{"phoneNumber": "0612345678", "messageId": 1}]
     assert multi_status(served, key, pairs)[0]["code"] == 4
     cli(environment, "key", "revoke", key)

@@ -14,6 +14,7 @@ import pytest
 from smsrelay.domain.status import State
 from smsrelay.store import StoreError, sqlite_path
 from smsrelay.store.base import NewMessage, NewRecipient, Receipt, Submission
+from smsrelay.store.migrations import migration_files
 from smsrelay.store.sqlite import LOOKUP_STATUSES, SQLiteStore
 
 T = TypeVar("T")
@@ -42,7 +43,7 @@ def new_message(store: SQLiteStore, account_id: int, *, sandbox: bool = False) -
 
 @pytest.fixture
 def account_id(store: SQLiteStore) -> int:
-    return sync(store.create_account("acme", "FR", "fr", 0, int(NOW))).id
+    return sync(store.create_account("acme", "FR", "fr", 100_000, int(NOW))).id
 
 
 def submit_all(store: SQLiteStore, message_id: int, account_id: int) -> None:
@@ -90,7 +91,8 @@ def test_concurrent_migrations_apply_each_file_once(tmp_path: Path) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(applied, key=len) == [[], [], [], ["0001_initial.sql", "0002_queued_index.sql"]]
+    every_file = [name for _, name, _ in migration_files("sqlite")]
+    assert sorted(applied, key=len) == [[], [], [], every_file]
 
 
 def test_database_uses_write_ahead_logging(store: SQLiteStore, tmp_path: Path) -> None:
@@ -142,7 +144,7 @@ def test_lookup_of_many_pairs_is_one_statement(store: SQLiteStore, account_id: i
 
 def test_lookup_never_answers_for_another_account(store: SQLiteStore, account_id: int) -> None:
     message_id = new_message(store, account_id)
-    other = sync(store.create_account("rival", "FR", "fr", 0, int(NOW))).id
+    other = sync(store.create_account("rival", "FR", "fr", 100_000, int(NOW))).id
     assert sync(store.lookup_statuses(other, [(message_id, PHONES[0])])) == {}
 
 
@@ -297,7 +299,7 @@ def test_a_database_locked_by_another_process_is_a_store_error(tmp_path: Path) -
 
 def test_a_duplicate_account_is_a_store_error(store: SQLiteStore, account_id: int) -> None:
     with pytest.raises(StoreError, match="exists already"):
-        sync(store.create_account("acme", "FR", "fr", 0, int(NOW)))
+        sync(store.create_account("acme", "FR", "fr", 100_000, int(NOW)))
 
 
 def test_early_reports_are_forgotten_after_validity(store: SQLiteStore, account_id: int) -> None:

@@ -17,7 +17,7 @@ from smsrelay.api.routes import V1_ROUTES
 from smsrelay.config import Settings
 from smsrelay.delivery.engine import DeliveryEngine
 from smsrelay.domain.problems import Problem, Refused
-from smsrelay.service.sending import Pricing
+from smsrelay.service.sending import SendingRules
 from smsrelay.store import open_store
 
 
@@ -35,7 +35,11 @@ async def _health(request: Request) -> Response:
 
 
 def create_app(settings: Settings) -> Starlette:
-    """The application; the store and the delivery engine live as long as its lifespan."""
+    """The application; the store and the delivery engine live as long as its lifespan.
+
+    Raises ConfigError at once for settings that cannot be used (a bad price file).
+    """
+    rules = SendingRules.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -46,8 +50,7 @@ def create_app(settings: Settings) -> Starlette:
         )
         await store.migrate()
         engine = DeliveryEngine(store, settings)
-        pricing = Pricing.from_settings(settings)
-        app.state.context = Context(settings, store, engine, pricing)
+        app.state.context = Context(settings, store, engine, rules)
         await engine.start()
         # Everything built until now (modules, phone metadata, the app) lives as long
         # as the process: out of the collector's sight, full collections stay short

@@ -23,7 +23,7 @@ from smsrelay.config import Settings
 from smsrelay.delivery.engine import DeliveryEngine
 from smsrelay.domain.problems import Language, Problem, Refused
 from smsrelay.service.accounts import authenticate
-from smsrelay.service.sending import Pricing
+from smsrelay.service.sending import SendingRules
 from smsrelay.store import Store, StoreError
 from smsrelay.store.base import Account
 
@@ -42,7 +42,7 @@ class Context:
     settings: Settings
     store: Store
     engine: DeliveryEngine
-    pricing: Pricing
+    rules: SendingRules
 
 
 @dataclass

@@ -237,3 +237,24 @@ def _general_pattern(metadata: PhoneMetadata | None) -> str | None:
     if metadata is None or metadata.general_desc is None:
         return None
     return metadata.general_desc.national_number_pattern
+
+
+@lru_cache(maxsize=16384)
+def region_of(e164: str) -> str:
+    """The region (ISO code) an E.164 number belongs to: what it is priced and shown as.
+
+    Most country codes serve one region (+33 is FR alone), which the code itself answers;
+    shared ones (+1, +44, +262) need the number's own metadata, hence the full parse.
+    """
+    for length in range(1, _MAX_COUNTRY_CODE_DIGITS + 1):
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(e164[1 : 1 + length]))
+        if regions is None:
+            continue
+        if len(regions) == 1:
+            return regions[0]
+        break
+    try:
+        number = phonenumbers.parse(e164)
+    except NumberParseException:
+        return ""
+    return phonenumbers.region_code_for_number(number) or ""

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 import time
+import zoneinfo
 
 import phonenumbers
 
@@ -31,16 +32,38 @@ def key_id_of(key: str) -> str:
 
 
 async def create_account(
-    store: Store, name: str, *, region: str = "FR", language: str = "fr", credits: float = 0
+    store: Store,
+    name: str,
+    *,
+    region: str = "FR",
+    language: str = "fr",
+    credits: float = 0,
+    timezone: str = "Europe/Paris",
+    quiet_hours: bool = False,
 ) -> Account:
     region = region.upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f"region must be a country code such as FR, not {region!r}")
     if language not in ("fr", "en"):
         raise ValueError(f"language must be fr or en, not {language!r}")
+    if timezone not in zoneinfo.available_timezones():
+        raise ValueError(f"timezone must be an IANA zone such as Europe/Paris, not {timezone!r}")
     return await store.create_account(
-        name, region, language, round(credits * 1000), int(time.time())
+        name, region, language, thousandths(credits), int(time.time()), timezone, quiet_hours
     )
+
+
+def thousandths(amount: float) -> int:
+    """Currency to the store's integer thousandths, refusing what would be rounded away."""
+    value = round(amount * 1000)
+    if abs(value - amount * 1000) > 1e-6:
+        raise ValueError(f"amounts have at most 3 decimals, not {amount}")
+    return value
+
+
+async def add_credit(store: Store, account: Account, amount: float) -> int:
+    """Add credit (negative: take it back); the new balance, in thousandths."""
+    return await store.add_credit(account.id, thousandths(amount))
 
 
 async def create_api_key(store: Store, account: Account) -> str:

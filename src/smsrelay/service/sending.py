@@ -1,45 +1,79 @@
 """Accepting sends: `/v1/send` (one text, many numbers) and `/v1/bulk-send` (a text each).
 
 A send is accepted whole or refused whole, in one transaction: its message row, its
-recipients and their first history events. Numbers that are not valid mobile numbers are
-left out of a `send` (as the live service does; `multi-status` answers 9 for them) and
-answered per item in a `bulk-send`.
+recipients, their first history events and the debit of the credit. Within it, recipients
+the platform may not or cannot send to are left out and not charged: numbers that are not
+valid mobile numbers (`multi-status` answers 9 for them), numbers on the account's STOP list
+(14) and destinations without a price (13). `send` only has one code to answer with, so it
+answers with the refusal of the last stage that left nobody; `bulk-send` answers each item.
 """
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 
-from smsrelay.config import Settings
-from smsrelay.domain.phone import to_e164
-from smsrelay.domain.problems import FieldError, Problem, Refused
-from smsrelay.domain.segments import MAX_PARTS, Segmentation, segment
-from smsrelay.store.base import Account, NewMessage, NewRecipient, Store
+from smsrelay.config import ConfigError, Settings
+from smsrelay.domain.phone import region_of, to_e164
+from smsrelay.domain.pricing import DEFAULT_PRICE_TABLE, PriceTable, Range
+from smsrelay.domain.problems import Problem, Refused
+from smsrelay.service.send_request import (
+    LOW_COST,
+    MAX_RECIPIENTS,
+    SendOptions,
+    read_numbers,
+    read_options,
+    read_text,
+    text_of,
+)
+from smsrelay.store.base import Account, NewMessage, NewRecipient, NotEnoughCredit, Store
 
-MAX_RECIPIENTS = 500
-_SENDER = re.compile(r"[A-Za-z0-9]{3,11}")
-_TAG = re.compile(r"[a-z0-9_\-.]{1,20}")
-_TRUE = ("1", "true")
-_FALSE = ("0", "false", "")
+UNSET = msgspec.UNSET
 
 
-class Pricing(msgspec.Struct, frozen=True):
-    """Price of one SMS part, in thousandths of `currency`."""
+@dataclass(frozen=True)
+class SendingRules:
+    """What every send is priced and written with, read once from the settings."""
 
-    per_part: int
+    prices: PriceTable
     currency: str
+    stop_mention: str
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Pricing:
-        return cls(round(settings.price_per_part * 1000), settings.currency)
+    def from_settings(cls, settings: Settings) -> SendingRules:
+        """Raises ConfigError when the price file cannot be used."""
+        try:
+            prices = (
+                PriceTable.from_toml(settings.prices_file)
+                if settings.prices_file
+                else DEFAULT_PRICE_TABLE
+            )
+        except ValueError as exc:
+            raise ConfigError(f"prices_file: {exc}") from exc
+        return cls(prices, settings.currency, settings.stop_mention)
 
-    def money(self, thousandths: int) -> float:
-        return thousandths / 1000
+    def part_price(self, phone: str, gamme: int) -> tuple[str, int | None]:
+        """The region of `phone` and the price of one part sent there, None if unpriced."""
+        region = region_of(phone)
+        range_: Range = "low_cost" if gamme == LOW_COST else "premium"
+        return region, self.prices.price(region, range_)
+
+
+def money(thousandths: int) -> float:
+    return thousandths / 1000
+
+
+def local_time(moment: datetime | None, account: Account) -> str | msgspec.UnsetType:
+    """`YYYY-MM-DD HH:MM:SS` in the account's time zone, as the contract shows dates."""
+    if moment is None:
+        return UNSET
+    return moment.astimezone(ZoneInfo(account.timezone)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class SendAnswer(msgspec.Struct):
@@ -49,6 +83,7 @@ class SendAnswer(msgspec.Struct):
     nb_sms: int
     cost: float
     currency: str
+    scheduledDeliveryDate: str | msgspec.UnsetType = UNSET  # noqa: N815  # the contract's
 
 
 class BulkItem(msgspec.Struct, rename="camel"):
@@ -67,90 +102,56 @@ class BulkAnswer(msgspec.Struct):
     cost: float
     nbSMS: int  # noqa: N815  # the contract's spelling, unlike `nbSms` per item
     SMSResponse_List: list[BulkItem]
-
-
-class SendOptions(msgspec.Struct, frozen=True):
-    sender: str | None
-    tag: str | None
-    sandbox: bool
-
-
-def read_options(params: Mapping[str, Any]) -> SendOptions:
-    """The options shared by both endpoints, validated with the codes of the contract."""
-    sender = _text(params.get("sender"))
-    if sender and not _SENDER.fullmatch(sender):
-        raise Refused(Problem.SENDER_INVALID)
-    errors: list[FieldError] = []
-    tag = _text(params.get("tag"))
-    if tag and not _TAG.fullmatch(tag):
-        errors.append(FieldError("tag", Problem.INVALID))
-    sandbox = _text(params.get("sandbox")).lower()
-    if sandbox not in _TRUE + _FALSE:
-        errors.append(FieldError("sandbox", Problem.INVALID))
-    if errors:
-        raise Refused(Problem.INVALID, errors)
-    return SendOptions(sender or None, tag or None, sandbox in _TRUE)
-
-
-def _text(raw: object) -> str:
-    """Form values are strings, JSON ones may be numbers or booleans: read both alike."""
-    if raw is None:
-        return ""
-    if isinstance(raw, bool):
-        return "1" if raw else "0"
-    if isinstance(raw, str | int):
-        return str(raw).strip()
-    raise Refused(Problem.BAD_FORMAT)
-
-
-def _segment(text: str) -> Segmentation:
-    if not text:
-        raise Refused(Problem.MESSAGE_REQUIRED)
-    parts = segment(text)
-    if parts.parts > MAX_PARTS:
-        raise Refused(Problem.TOO_MANY_PARTS)
-    return parts
-
-
-def _numbers(raw: object) -> list[str]:
-    """`phoneNumbers` is comma-separated; a JSON list is accepted too."""
-    numbers = [_text(n) for n in raw] if isinstance(raw, list) else _text(raw).split(",")
-    numbers = [n.strip() for n in numbers if n.strip()]
-    if not numbers:
-        raise Refused(Problem.PHONE_REQUIRED)
-    if len(numbers) > MAX_RECIPIENTS:
-        raise Refused(Problem.TOO_MANY)
-    return numbers
+    scheduledDeliveryDate: str | msgspec.UnsetType = UNSET  # noqa: N815
 
 
 async def send(
-    store: Store, account: Account, pricing: Pricing, params: Mapping[str, Any]
+    store: Store,
+    account: Account,
+    rules: SendingRules,
+    params: Mapping[str, Any],
+    now: float | None = None,
 ) -> SendAnswer:
-    numbers = _numbers(params.get("phoneNumbers"))
-    text = _text(params.get("message"))
-    parts = _segment(text)
-    options = read_options(params)
+    now = time.time() if now is None else now
+    numbers = read_numbers(params.get("phoneNumbers"))
+    options = read_options(params, account, now)
+    text, parts = read_text(params.get("message"), options, rules.stop_mention)
     phones = list(dict.fromkeys(p for n in numbers if (p := to_e164(n, account.region))))
     if not phones:
         raise Refused(Problem.NO_RECIPIENT)
-    nb_sms = parts.parts * len(phones)
-    cost = nb_sms * pricing.per_part
-    recipients = [NewRecipient(p, None, parts.encoding, parts.parts) for p in phones]
-    message_id = await store.create_message(
-        NewMessage(
-            account.id, text, options.sender, options.tag, options.sandbox, nb_sms, cost, recipients
-        ),
-        time.time(),
+    stopped = await store.stopped_among(account.id, phones)
+    phones = [p for p in phones if p not in stopped]
+    if not phones:
+        raise Refused(Problem.STOPPED_NUMBER)
+    recipients = []
+    for phone in phones:
+        region, price = rules.part_price(phone, options.gamme)
+        if price is not None:
+            recipients.append(
+                NewRecipient(phone, None, parts.encoding, parts.parts, parts.parts * price, region)
+            )
+    if not recipients:
+        raise Refused(Problem.NO_PRICE)
+    message_id, nb_sms, cost = await _store(store, account, options, text, recipients, now)
+    return SendAnswer(
+        True,
+        200,
+        message_id,
+        nb_sms,
+        money(cost),
+        rules.currency,
+        local_time(options.send_at, account),
     )
-    return SendAnswer(True, 200, message_id, nb_sms, pricing.money(cost), pricing.currency)
 
 
 async def bulk_send(
     store: Store,
     account: Account,
-    pricing: Pricing,
+    rules: SendingRules,
     params: Mapping[str, Any],
+    now: float | None = None,
 ) -> BulkAnswer:
+    now = time.time() if now is None else now
     items = params.get("SMSList")
     if items is None or items == [] or items == "":
         raise Refused(Problem.LIST_EMPTY)
@@ -158,43 +159,87 @@ async def bulk_send(
         raise Refused(Problem.BAD_FORMAT)
     if len(items) > MAX_RECIPIENTS:
         raise Refused(Problem.TOO_MANY)
-    options = read_options(params)
+    options = read_options(params, account, now)
+    candidates = [to_e164(text_of(item.get("phoneNumber")), account.region) for item in items]
+    stopped = await store.stopped_among(account.id, [p for p in candidates if p])
     answers: list[BulkItem] = []
     recipients: list[NewRecipient] = []
     seen: set[str] = set()
-    for item in items:
-        phone_raw = item.get("phoneNumber")
+    for item, phone in zip(items, candidates, strict=True):
         try:
-            recipient = _bulk_recipient(item, account.region, seen)
+            recipient = _bulk_recipient(item, phone, options, rules, seen, stopped)
         except Refused as refused:
-            answers.append(BulkItem(False, refused.problem.code, 0, 0.0, phone_raw))
+            answers.append(BulkItem(False, refused.problem.code, 0, 0.0, item.get("phoneNumber")))
             continue
+        seen.add(recipient.phone)
         recipients.append(recipient)
-        cost = recipient.parts * pricing.per_part
-        answers.append(BulkItem(True, 200, recipient.parts, pricing.money(cost), recipient.phone))
+        answers.append(BulkItem(True, 200, recipient.parts, money(recipient.cost), recipient.phone))
     if not recipients:
         raise Refused(Problem.NO_RECIPIENT)
-    nb_sms = sum(r.parts for r in recipients)
-    cost = nb_sms * pricing.per_part
-    message_id = await store.create_message(
-        NewMessage(
-            account.id, None, options.sender, options.tag, options.sandbox, nb_sms, cost, recipients
-        ),
-        time.time(),
+    message_id, nb_sms, cost = await _store(store, account, options, None, recipients, now)
+    return BulkAnswer(
+        True,
+        200,
+        message_id,
+        rules.currency,
+        money(cost),
+        nb_sms,
+        answers,
+        local_time(options.send_at, account),
     )
-    return BulkAnswer(True, 200, message_id, pricing.currency, pricing.money(cost), nb_sms, answers)
 
 
-def _bulk_recipient(item: Mapping[str, Any], region: str, seen: set[str]) -> NewRecipient:
-    phone_raw = _text(item.get("phoneNumber"))
-    if not phone_raw:
+def _bulk_recipient(
+    item: Mapping[str, Any],
+    phone: str | None,
+    options: SendOptions,
+    rules: SendingRules,
+    seen: set[str],
+    stopped: set[str],
+) -> NewRecipient:
+    """One item of a bulk send, or the refusal of that item alone."""
+    if not text_of(item.get("phoneNumber")):
         raise Refused(Problem.PHONE_REQUIRED)
-    phone = to_e164(phone_raw, region)
     if phone is None:
         raise Refused(Problem.NOT_MOBILE)
     if phone in seen:
         raise Refused(Problem.DUPLICATE_NUMBER)
-    text = _text(item.get("message"))
-    parts = _segment(text)
-    seen.add(phone)
-    return NewRecipient(phone, text, parts.encoding, parts.parts)
+    if phone in stopped:
+        raise Refused(Problem.STOPPED_NUMBER)
+    text, parts = read_text(item.get("message"), options, rules.stop_mention)
+    region, price = rules.part_price(phone, options.gamme)
+    if price is None:
+        raise Refused(Problem.NO_PRICE)
+    return NewRecipient(phone, text, parts.encoding, parts.parts, parts.parts * price, region)
+
+
+async def _store(
+    store: Store,
+    account: Account,
+    options: SendOptions,
+    text: str | None,
+    recipients: Sequence[NewRecipient],
+    now: float,
+) -> tuple[int, int, int]:
+    """Write the send; its message id, SMS count and cost. Code 11 when credit is short."""
+    nb_sms = sum(r.parts for r in recipients)
+    cost = sum(r.cost for r in recipients)
+    message = NewMessage(
+        account.id,
+        text,
+        options.sender,
+        options.tag,
+        options.sandbox,
+        nb_sms,
+        cost,
+        recipients,
+        options.gamme,
+        None if options.send_at is None else options.send_at.timestamp(),
+        options.url_dlr,
+        options.url_response,
+    )
+    try:
+        message_id = await store.create_message(message, now)
+    except NotEnoughCredit as exc:
+        raise Refused(Problem.NOT_ENOUGH_CREDIT) from exc
+    return message_id, nb_sms, cost

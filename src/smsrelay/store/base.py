@@ -7,6 +7,7 @@ thread hop: measured 3x faster than a pool for our short statements.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -30,6 +31,13 @@ class ConflictError(StoreError):
     """A uniqueness or reference rule of the schema refused the write."""
 
 
+class NotEnoughCredit(Exception):
+    """A send would take the account's credit below zero; nothing was written.
+
+    Not a StoreError: the database did its job, the account is what said no.
+    """
+
+
 class Account(msgspec.Struct, frozen=True):
     id: int
     name: str
@@ -37,6 +45,8 @@ class Account(msgspec.Struct, frozen=True):
     language: str
     credits: int  # thousandths of the currency
     created_at: int
+    timezone: str = "Europe/Paris"
+    quiet_hours: bool = False  # marketing: held outside 08:00-20:00, Sundays, holidays
 
 
 class ApiKey(msgspec.Struct, frozen=True):
@@ -51,6 +61,8 @@ class NewRecipient(msgspec.Struct, frozen=True):
     text: str | None  # None: the message's text
     encoding: str
     parts: int
+    cost: int = 0  # thousandths of the currency, for all its parts
+    country: str = ""  # the region it was priced for
 
 
 class NewMessage(msgspec.Struct, frozen=True):
@@ -62,6 +74,15 @@ class NewMessage(msgspec.Struct, frozen=True):
     nb_sms: int
     cost: int  # thousandths of the currency
     recipients: Sequence[NewRecipient]
+    gamme: int = 1
+    send_at: float | None = None  # scheduled or held until; None: at once
+    url_dlr: str | None = None
+    url_response: str | None = None
+
+    @property
+    def charged(self) -> int:
+        """What the credit pays: nothing for a sandbox send, which is never sent."""
+        return 0 if self.sandbox else self.cost
 
 
 class Outbound(msgspec.Struct, frozen=True):
@@ -107,6 +128,44 @@ class AwaitingReport(msgspec.Struct, frozen=True):
     submitted_at: float
 
 
+class Reply(msgspec.Struct, frozen=True):
+    """A message from a recipient back to us; `operator_ref` names the SMS it answers."""
+
+    carrier: str
+    phone: str
+    text: str
+    at: float
+    operator_ref: str | None = None
+
+
+class RecipientView(msgspec.Struct, frozen=True):
+    """One recipient as the status endpoints show it."""
+
+    message_id: int
+    phone: str
+    state: State
+    status_at: int
+    stop_sms: bool
+    cost: int
+    country: str
+
+
+class StopEntry(msgspec.Struct, frozen=True):
+    id: int
+    phone: str
+    created_at: int
+
+
+class Cancellation(enum.Enum):
+    """What became of a request to cancel a send."""
+
+    CANCELLED = "cancelled"
+    NOT_FOUND = "not found"
+    ALREADY_CANCELLED = "already cancelled"
+    TOO_LATE = "too late"
+    ALREADY_SENT = "already sent"
+
+
 # (state, status_at, stop_sms, is_spam) as stored; a tuple because 500 of them are
 # built per status query.
 StatusRow = tuple[str, int, int, int]
@@ -121,7 +180,14 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     async def create_account(
-        self, name: str, region: str, language: str, credits: int, now: int
+        self,
+        name: str,
+        region: str,
+        language: str,
+        credits: int,
+        now: int,
+        timezone: str = "Europe/Paris",
+        quiet_hours: bool = False,
     ) -> Account: ...
 
     async def find_account(self, ref: str) -> Account | None:
@@ -145,7 +211,55 @@ class Store(Protocol):
         ...
 
     async def create_message(self, message: NewMessage, now: float) -> int:
-        """Store a send and its recipients in one transaction; the new message id."""
+        """Store a send, its recipients and its charge in one transaction; its id.
+
+        Raises NotEnoughCredit, and writes nothing, when the charge exceeds the credit.
+        """
+        ...
+
+    async def add_credit(self, account_id: int, amount: int) -> int:
+        """Add (or, negative, take) thousandths of credit; the new balance."""
+        ...
+
+    async def waiting_parts(self, account_id: int, now: float) -> int:
+        """SMS parts scheduled or held for later and not cancelled (`toSend`)."""
+        ...
+
+    async def cancel_message(
+        self, account_id: int, message_id: int, now: float, notice: float
+    ) -> Cancellation:
+        """Cancel a send that leaves in more than `notice` seconds, and refund it."""
+        ...
+
+    async def find_recipient(
+        self, account_id: int, message_id: int, phone: str
+    ) -> RecipientView | None: ...
+
+    async def message_recipients(self, account_id: int, message_id: int) -> list[RecipientView]:
+        """Every recipient of one send, by phone; empty when there is no such send."""
+        ...
+
+    async def tag_recipients(
+        self, account_id: int, tag: str, offset: int, limit: int
+    ) -> tuple[int, list[RecipientView]]:
+        """How many recipients the account's sends with `tag` have, and one page of them."""
+        ...
+
+    async def add_stop(self, account_id: int, phone: str, source: str, now: int) -> int | None:
+        """Put a number on the account's STOP list; its entry id, None if already there."""
+        ...
+
+    async def list_stops(self, account_id: int) -> list[StopEntry]: ...
+
+    async def delete_stop(self, account_id: int, stop_id: int) -> bool: ...
+
+    async def stopped_among(self, account_id: int, phones: Sequence[str]) -> set[str]:
+        """Which of `phones` are on the account's STOP list."""
+        ...
+
+    async def record_stop_replies(self, replies: Sequence[Reply], now: float) -> int:
+        """Put each replying number on the STOP list of the account whose SMS it answers,
+        and mark that recipient `stopSms`; how many replies matched a recipient."""
         ...
 
     async def claim_due(self, now: float, limit: int) -> list[Outbound]:

@@ -21,12 +21,17 @@ from smsrelay.store.base import (
     Account,
     ApiKey,
     AwaitingReport,
+    Cancellation,
     ConflictError,
     NewMessage,
+    NotEnoughCredit,
     Outbound,
     Pair,
     Receipt,
+    RecipientView,
+    Reply,
     StatusRow,
+    StopEntry,
     StoreError,
     Submission,
 )
@@ -42,7 +47,8 @@ FROM json_each(?1) AS j CROSS JOIN recipients AS r
 WHERE r.account_id = ?2 AND r.message_id = j.value ->> 0 AND r.phone = j.value ->> 1
 """
 
-_ACCOUNT_COLUMNS = "id, name, region, language, credits, created_at"
+_ACCOUNT_COLUMNS = "id, name, region, language, credits, created_at, timezone, quiet_hours"
+_RECIPIENT_VIEW = "r.message_id, r.phone, r.state, r.status_at, r.stop_sms, r.cost, r.country"
 
 _INSERT_EVENT = (
     "INSERT INTO status_events (account_id, message_id, phone, at, state, source, detail)"
@@ -128,24 +134,34 @@ class SQLiteStore:
         return applied
 
     async def create_account(
-        self, name: str, region: str, language: str, credits: int, now: int
+        self,
+        name: str,
+        region: str,
+        language: str,
+        credits: int,
+        now: int,
+        timezone: str = "Europe/Paris",
+        quiet_hours: bool = False,
     ) -> Account:
         try:
             with self._write() as db:
                 cursor = db.execute(
-                    "INSERT INTO accounts (name, region, language, credits, created_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (name, region, language, credits, now),
+                    "INSERT INTO accounts"
+                    " (name, region, language, credits, created_at, timezone, quiet_hours)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (name, region, language, credits, now, timezone, quiet_hours),
                 )
         except ConflictError as exc:
             raise StoreError(f"an account named {name!r} exists already") from exc
         assert cursor.lastrowid is not None
-        return Account(cursor.lastrowid, name, region, language, credits, now)
+        return Account(
+            cursor.lastrowid, name, region, language, credits, now, timezone, quiet_hours
+        )
 
     async def find_account(self, ref: str) -> Account | None:
         column = "id" if ref.isdigit() else "name"
         rows = self._read(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE {column} = ?", (ref,))
-        return Account(*rows[0]) if rows else None
+        return _account(rows[0]) if rows else None
 
     async def add_api_key(self, key_id: str, account_id: int, secret_hash: bytes, now: int) -> None:
         with self._write() as db:
@@ -166,14 +182,15 @@ class SQLiteStore:
     async def find_api_key(self, key_id: str) -> ApiKey | None:
         rows = self._read(
             "SELECT k.secret_hash, k.revoked_at IS NOT NULL,"
-            " a.id, a.name, a.region, a.language, a.credits, a.created_at"
+            " a.id, a.name, a.region, a.language, a.credits, a.created_at, a.timezone,"
+            " a.quiet_hours"
             " FROM api_keys AS k JOIN accounts AS a ON a.id = k.account_id WHERE k.id = ?",
             (key_id,),
         )
         if not rows:
             return None
         row = rows[0]
-        return ApiKey(key_id, Account(*row[2:]), row[0], bool(row[1]))
+        return ApiKey(key_id, _account(row[2:]), row[0], bool(row[1]))
 
     async def lookup_statuses(
         self, account_id: int, pairs: Sequence[Pair]
@@ -184,12 +201,22 @@ class SQLiteStore:
     async def create_message(self, message: NewMessage, now: float) -> int:
         initial = State.DELIVERED if message.sandbox else State.ACCEPTED
         source = "sandbox" if message.sandbox else "api"
-        due_at = None if message.sandbox else now
+        due_at = None if message.sandbox else (message.send_at or now)
         with self._write() as db:
+            # The check and the debit are one statement inside the write lock: two sends
+            # at once can never both spend the last of the credit.
+            if (
+                message.charged
+                and not db.execute(
+                    "UPDATE accounts SET credits = credits - ?1 WHERE id = ?2 AND credits >= ?1",
+                    (message.charged, message.account_id),
+                ).rowcount
+            ):
+                raise NotEnoughCredit(message.account_id)
             cursor = db.execute(
-                "INSERT INTO messages"
-                " (account_id, text, sender, tag, sandbox, nb_sms, cost, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (account_id, text, sender, tag, sandbox, nb_sms, cost,"
+                " created_at, gamme, send_at, charged, url_dlr, url_response)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message.account_id,
                     message.text,
@@ -199,13 +226,19 @@ class SQLiteStore:
                     message.nb_sms,
                     message.cost,
                     int(now),
+                    message.gamme,
+                    message.send_at,
+                    message.charged,
+                    message.url_dlr,
+                    message.url_response,
                 ),
             )
             message_id = cursor.lastrowid
             assert message_id is not None
             db.executemany(
                 "INSERT INTO recipients (account_id, message_id, phone, text, encoding, parts,"
-                " state, status_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " state, status_at, due_at, cost, country)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         message.account_id,
@@ -217,6 +250,8 @@ class SQLiteStore:
                         initial,
                         int(now),
                         due_at,
+                        r.cost,
+                        r.country,
                     )
                     for r in message.recipients
                 ],
@@ -397,3 +432,154 @@ class SQLiteStore:
             (carrier,),
         )
         return [AwaitingReport(*row) for row in rows]
+
+    async def add_credit(self, account_id: int, amount: int) -> int:
+        with self._write() as db:
+            row = db.execute(
+                "UPDATE accounts SET credits = credits + ? WHERE id = ? RETURNING credits",
+                (amount, account_id),
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"no account {account_id}")
+        return int(row[0])
+
+    async def waiting_parts(self, account_id: int, now: float) -> int:
+        rows = self._read(
+            "SELECT coalesce(sum(r.parts), 0) FROM messages AS m JOIN recipients AS r"
+            " ON r.account_id = m.account_id AND r.message_id = m.id"
+            " WHERE m.account_id = ? AND m.send_at > ? AND m.cancelled_at IS NULL",
+            (account_id, now),
+        )
+        return int(rows[0][0])
+
+    async def cancel_message(
+        self, account_id: int, message_id: int, now: float, notice: float
+    ) -> Cancellation:
+        with self._write() as db:
+            row = db.execute(
+                "SELECT send_at, cancelled_at, charged, sandbox FROM messages"
+                " WHERE id = ? AND account_id = ?",
+                (message_id, account_id),
+            ).fetchone()
+            if row is None:
+                return Cancellation.NOT_FOUND
+            send_at, cancelled_at, charged, sandbox = row
+            if cancelled_at is not None:
+                return Cancellation.ALREADY_CANCELLED
+            if sandbox or send_at is None or send_at <= now:
+                return Cancellation.ALREADY_SENT
+            if send_at - now < notice:
+                return Cancellation.TOO_LATE
+            db.execute("UPDATE messages SET cancelled_at = ? WHERE id = ?", (int(now), message_id))
+            keys = db.execute(
+                "UPDATE recipients SET state = ?, status_at = ?, due_at = NULL"
+                " WHERE account_id = ? AND message_id = ? AND state = ?"
+                " RETURNING account_id, message_id, phone",
+                (State.CANCELLED, int(now), account_id, message_id, State.ACCEPTED),
+            ).fetchall()
+            db.executemany(
+                _INSERT_EVENT, [(*key, now, State.CANCELLED, "api", None) for key in keys]
+            )
+            db.execute(
+                "UPDATE accounts SET credits = credits + ? WHERE id = ?", (charged, account_id)
+            )
+        return Cancellation.CANCELLED
+
+    async def find_recipient(
+        self, account_id: int, message_id: int, phone: str
+    ) -> RecipientView | None:
+        rows = self._read(
+            f"SELECT {_RECIPIENT_VIEW} FROM recipients AS r"
+            " WHERE r.account_id = ? AND r.message_id = ? AND r.phone = ?",
+            (account_id, message_id, phone),
+        )
+        return _recipient_view(rows[0]) if rows else None
+
+    async def message_recipients(self, account_id: int, message_id: int) -> list[RecipientView]:
+        rows = self._read(
+            f"SELECT {_RECIPIENT_VIEW} FROM recipients AS r"
+            " WHERE r.account_id = ? AND r.message_id = ? ORDER BY r.phone",
+            (account_id, message_id),
+        )
+        return [_recipient_view(row) for row in rows]
+
+    async def tag_recipients(
+        self, account_id: int, tag: str, offset: int, limit: int
+    ) -> tuple[int, list[RecipientView]]:
+        joined = (
+            " FROM messages AS m JOIN recipients AS r"
+            " ON r.account_id = m.account_id AND r.message_id = m.id"
+            " WHERE m.account_id = ? AND m.tag = ?"
+        )
+        total = self._read("SELECT count(*)" + joined, (account_id, tag))[0][0]
+        rows = self._read(
+            f"SELECT {_RECIPIENT_VIEW}{joined} ORDER BY r.message_id, r.phone LIMIT ? OFFSET ?",
+            (account_id, tag, limit, offset),
+        )
+        return int(total), [_recipient_view(row) for row in rows]
+
+    async def add_stop(self, account_id: int, phone: str, source: str, now: int) -> int | None:
+        with self._write() as db:
+            row = db.execute(
+                "INSERT INTO stop_list (account_id, phone, source, created_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+                (account_id, phone, source, now),
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    async def list_stops(self, account_id: int) -> list[StopEntry]:
+        rows = self._read(
+            "SELECT id, phone, created_at FROM stop_list WHERE account_id = ? ORDER BY id",
+            (account_id,),
+        )
+        return [StopEntry(*row) for row in rows]
+
+    async def delete_stop(self, account_id: int, stop_id: int) -> bool:
+        with self._write() as db:
+            cursor = db.execute(
+                "DELETE FROM stop_list WHERE id = ? AND account_id = ?", (stop_id, account_id)
+            )
+        return cursor.rowcount == 1
+
+    async def stopped_among(self, account_id: int, phones: Sequence[str]) -> set[str]:
+        rows = self._read(
+            "SELECT phone FROM stop_list WHERE account_id = ?1"
+            " AND phone IN (SELECT value FROM json_each(?2))",
+            (account_id, _encode_json(phones).decode()),
+        )
+        return {row[0] for row in rows}
+
+    async def record_stop_replies(self, replies: Sequence[Reply], now: float) -> int:
+        matched = 0
+        with self._write() as db:
+            for reply in replies:
+                row = db.execute(
+                    "SELECT account_id, message_id, phone FROM recipients"
+                    " WHERE carrier = ? AND operator_ref = ?",
+                    (reply.carrier, reply.operator_ref),
+                ).fetchone()
+                if row is None:
+                    continue
+                matched += 1
+                db.execute(
+                    "INSERT INTO stop_list (account_id, phone, source, created_at)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (row[0], row[2], reply.carrier, int(reply.at)),
+                )
+                db.execute(
+                    "UPDATE recipients SET stop_sms = 1"
+                    " WHERE account_id = ? AND message_id = ? AND phone = ?",
+                    row,
+                )
+                db.execute(_INSERT_EVENT, (*row, now, "stop", reply.carrier, reply.text))
+        return matched
+
+
+def _account(row: Sequence[Any]) -> Account:
+    id_, name, region, language, credits, created_at, timezone, quiet_hours = row
+    return Account(id_, name, region, language, credits, created_at, timezone, bool(quiet_hours))
+
+
+def _recipient_view(row: Sequence[Any]) -> RecipientView:
+    message_id, phone, state, status_at, stop_sms, cost, country = row
+    return RecipientView(message_id, phone, State(state), status_at, bool(stop_sms), cost, country)

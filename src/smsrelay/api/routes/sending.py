@@ -8,13 +8,13 @@ from smsrelay.service import sending
 
 async def send(call: Call) -> sending.SendAnswer:
     context = call.context
-    answer = await sending.send(context.store, call.account, context.pricing, call.params)
+    answer = await sending.send(context.store, call.account, context.rules, call.params)
     context.engine.dispatcher.wake()
     return answer
 
 
 async def bulk_send(call: Call) -> sending.BulkAnswer:
     context = call.context
-    answer = await sending.bulk_send(context.store, call.account, context.pricing, call.params)
+    answer = await sending.bulk_send(context.store, call.account, context.rules, call.params)
     context.engine.dispatcher.wake()
     return answer
