@@ -40,11 +40,51 @@ def test_account_names_are_unique(database: list[str]) -> None:
     assert "exists already" in err
 
 
-@pytest.mark.parametrize("option", [["--region", "FRA"], ["--region", "ZZ"], ["--lang", "de"]])
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--region", "FRA"],
+        ["--region", "ZZ"],
+        ["--lang", "de"],
+        ["--timezone", "Paris"],
+        ["--credits", "1.0005"],
+    ],
+)
 def test_account_options_are_checked(database: list[str], option: list[str]) -> None:
     code, _, err = smsrelay("account", "create", "acme", *option, *database)
     assert code == 1
     assert err.startswith("smsrelay: ")
+
+
+def test_account_credit_adds_to_the_balance_and_prints_it(database: list[str]) -> None:
+    smsrelay("account", "create", "acme", "--credits", "10", *database)
+    assert smsrelay("account", "credit", "acme", "2.5", *database) == (0, "12.500\n", "")
+
+
+def test_account_credit_takes_back_with_a_negative_amount(database: list[str]) -> None:
+    smsrelay("account", "create", "acme", "--credits", "10", *database)
+    assert smsrelay("account", "credit", *database, "acme", "--", "-0.038")[1] == "9.962\n"
+
+
+def test_account_credit_never_takes_the_balance_below_zero(database: list[str]) -> None:
+    smsrelay("account", "create", "acme", "--credits", "1", *database)
+    code, _, err = smsrelay("account", "credit", *database, "acme", "--", "-2")
+    assert code == 1
+    assert "below zero" in err
+
+
+def test_account_credit_of_an_unknown_account_fails(database: list[str]) -> None:
+    code, _, err = smsrelay("account", "credit", "nobody", "1", *database)
+    assert code == 1
+    assert "no account" in err
+
+
+def test_account_create_takes_a_time_zone_and_quiet_hours(database: list[str]) -> None:
+    code, out, _ = smsrelay(
+        "account", "create", "promo", "--timezone", "America/Martinique", "--quiet-hours",
+        *database,
+    )  # fmt: skip
+    assert (code, out) == (0, "1\n")
 
 
 def test_key_create_prints_only_the_key(database: list[str]) -> None:

@@ -21,7 +21,7 @@ from smsrelay.config import ConfigError, Settings, load_settings
 from smsrelay.service import accounts
 from smsrelay.service.sending import SendingRules
 from smsrelay.store import Store, StoreError, open_store
-from smsrelay.store.base import Account
+from smsrelay.store.base import Account, NotEnoughCredit
 
 app = typer.Typer(help="smsrelay: a self-hosted SMS platform speaking the SMS Partner v1 API.")
 account_app = typer.Typer(help="Manage accounts.")
@@ -124,7 +124,11 @@ def account_credit(
     settings = _settings(config, database=database)
 
     async def work(store: Store) -> int:
-        return await accounts.add_credit(store, await _account(store, account), amount)
+        found = await _account(store, account)
+        try:
+            return await accounts.add_credit(store, found, amount)
+        except NotEnoughCredit as exc:
+            raise ValueError(f"the balance of {found.name!r} would go below zero") from exc
 
     typer.echo(f"{_with_store(settings, work) / 1000:.3f}")
 

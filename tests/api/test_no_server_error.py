@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import httpx
@@ -9,6 +10,7 @@ import pytest
 
 from tests.conftest import Customer
 
+IN_A_MONTH = (datetime.date.today() + datetime.timedelta(days=30)).strftime("%d/%m/%Y")
 WRONG_VALUES: list[Any] = [
     None, True, 0, -1, 2**64, 1.5, "", " ", "x", "\x00\ud7ff\uffff", "]]>", [], {}, [None],
     [[]], [{}], {"a": {"b": []}}, "9" * 5000,
@@ -16,8 +18,30 @@ WRONG_VALUES: list[Any] = [
 
 VALID: dict[str, dict[str, Any]] = {
     "/v1/multi-status": {"SMSStatut_List": [{"phoneNumber": "0612345678", "messageId": 1}]},
-    "/v1/send": {"phoneNumbers": "0612345678", "message": "Hi", "sender": "Acme", "tag": "t"},
+    "/v1/send": {
+        "phoneNumbers": "0612345678",
+        "message": "Hi",
+        "sender": "Acme",
+        "tag": "t",
+        "isUnicode": "0",
+        "isStopSms": "1",
+        "gamme": "1",
+        "scheduledDeliveryDate": IN_A_MONTH,
+        "time": "8",
+        "minute": "5",
+        "urlDlr": "http://127.0.0.1/dlr",
+        "urlResponse": "http://127.0.0.1/mo",
+    },
     "/v1/bulk-send": {"SMSList": [{"phoneNumber": "0612345678", "message": "Hi"}]},
+    "/v1/message-status": {"messageId": 1, "phoneNumber": "0612345678"},
+    "/v1/bulk-status": {"messageId": 1},
+    "/v1/bulk-status-by-tag": {"tag": "t", "page": 1},
+    "/v1/message-cancel": {"messageId": 1},
+    "/v1/me": {},
+    "/v1/stop-sms/list": {},
+    "/v1/stop-sms/add": {"phoneNumber": "0612345678"},
+    "/v1/stop-sms/delete": {"id": 1},
+    "/v1/lookup": {"phoneNumbers": "0612345678"},
 }
 ITEM_FIELDS = {
     "/v1/multi-status": ("SMSStatut_List", ["phoneNumber", "messageId"]),

@@ -148,3 +148,8 @@ def _is_open(day: dt.date) -> bool:
 @lru_cache(maxsize=4)
 def _french_holidays(year: int) -> frozenset[dt.date]:
     return frozenset(holidays.country_holidays("FR", years=year))
+
+
+def local_text(moment: dt.datetime, zone: ZoneInfo) -> str:
+    """`YYYY-MM-DD HH:MM:SS` in `zone`: how the contract shows a date meant for people."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")

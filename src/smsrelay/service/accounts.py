@@ -13,8 +13,10 @@ import secrets
 import time
 import zoneinfo
 
+import msgspec
 import phonenumbers
 
+from smsrelay.domain.pricing import PriceTable, Range
 from smsrelay.domain.problems import Problem, Refused
 from smsrelay.store.base import Account, Store
 
@@ -93,3 +95,50 @@ async def authenticate(store: Store, key: object) -> Account:
     if record.revoked:
         raise Refused(Problem.API_KEY_INVALID)
     return record.account
+
+
+class User(msgspec.Struct):
+    username: str
+
+
+class Credits(msgspec.Struct):
+    creditSms: int  # noqa: N815  # the contract's names
+    creditSmsLowCost: int  # noqa: N815
+    creditHlr: int  # noqa: N815
+    toSend: int  # noqa: N815
+    solde: str
+    currency: str
+    balance: str
+
+
+class MeAnswer(msgspec.Struct):
+    success: bool
+    code: int
+    user: User
+    credits: Credits
+
+
+async def me(
+    store: Store, account: Account, prices: PriceTable, currency: str, now: float
+) -> MeAnswer:
+    """The account's balance, and what it buys at home (its own region's prices).
+
+    smsrelay has no HLR lookup to sell (`/v1/lookup` only reads number formats, free of
+    charge), so `creditHlr` is 0.
+    """
+    balance = f"{account.credits / 1000:.3f}"
+
+    def buys(range_: Range) -> int:
+        price = prices.price(account.region, range_)
+        return account.credits // price if price and account.credits > 0 else 0
+
+    credits = Credits(
+        buys("premium"),
+        buys("low_cost"),
+        0,
+        await store.waiting_parts(account.id, now),
+        balance,
+        currency,
+        balance,
+    )
+    return MeAnswer(True, 200, User(account.name), credits)

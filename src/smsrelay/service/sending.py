@@ -23,6 +23,7 @@ from smsrelay.config import ConfigError, Settings
 from smsrelay.domain.phone import region_of, to_e164
 from smsrelay.domain.pricing import DEFAULT_PRICE_TABLE, PriceTable, Range
 from smsrelay.domain.problems import Problem, Refused
+from smsrelay.domain.schedule import local_text
 from smsrelay.service.send_request import (
     LOW_COST,
     MAX_RECIPIENTS,
@@ -71,9 +72,7 @@ def money(thousandths: int) -> float:
 
 def local_time(moment: datetime | None, account: Account) -> str | msgspec.UnsetType:
     """`YYYY-MM-DD HH:MM:SS` in the account's time zone, as the contract shows dates."""
-    if moment is None:
-        return UNSET
-    return moment.astimezone(ZoneInfo(account.timezone)).strftime("%Y-%m-%d %H:%M:%S")
+    return UNSET if moment is None else local_text(moment, ZoneInfo(account.timezone))
 
 
 class SendAnswer(msgspec.Struct):

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from smsrelay.domain.phone import quick_e164, to_e164
-from smsrelay.domain.problems import Language, Problem
+from smsrelay.domain.problems import Language, Problem, Refused
 from smsrelay.domain.status import PUBLIC_BY_VALUE
 from smsrelay.store.base import Account, Pair, StatusRow, Store
 
@@ -65,7 +65,7 @@ class FailedStatus(msgspec.Struct, rename="camel", gc=False):
 StatusItem = FoundStatus | FailedStatus
 
 
-def _message_id(raw: object) -> int | None:
+def message_id_of(raw: object) -> int | None:
     """The id as an integer, or None when it is not one (numeric strings are accepted)."""
     if type(raw) is int:
         return raw
@@ -77,6 +77,17 @@ def _message_id(raw: object) -> int | None:
         if text.isascii() and text.isdigit() and len(text) <= _MAX_ID_DIGITS:
             return int(text)
     return None
+
+
+def required_id(raw: object, missing: Problem, unknown: Problem) -> int:
+    """An id a request cannot do without: `missing` when absent or unreadable, `unknown`
+    when it is a number no row can have (beyond 64 bits: no database could even look)."""
+    found = message_id_of(raw)
+    if found is None:
+        raise Refused(missing)
+    if not 0 < found <= _MAX_ID:
+        raise Refused(unknown)
+    return found
 
 
 def _phone_text(raw: object) -> str | None:
@@ -171,7 +182,7 @@ class _Answers:
         batch = _Batch([], [], [])
         for index, item in enumerate(items):
             phone_raw = item.get("phoneNumber")
-            message_id = _message_id(item.get("messageId"))
+            message_id = message_id_of(item.get("messageId"))
             text = _phone_text(phone_raw)
             if phone_raw is None or (text is not None and not text.strip()):
                 self.fail(index, Problem.PHONE_REQUIRED, text, message_id)

@@ -218,7 +218,10 @@ class Store(Protocol):
         ...
 
     async def add_credit(self, account_id: int, amount: int) -> int:
-        """Add (or, negative, take) thousandths of credit; the new balance."""
+        """Add (or, negative, take) thousandths of credit; the new balance.
+
+        Raises NotEnoughCredit, changing nothing, rather than go below zero.
+        """
         ...
 
     async def waiting_parts(self, account_id: int, now: float) -> int:

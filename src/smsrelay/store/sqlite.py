@@ -436,11 +436,12 @@ class SQLiteStore:
     async def add_credit(self, account_id: int, amount: int) -> int:
         with self._write() as db:
             row = db.execute(
-                "UPDATE accounts SET credits = credits + ? WHERE id = ? RETURNING credits",
+                "UPDATE accounts SET credits = credits + ?1 WHERE id = ?2 AND credits + ?1 >= 0"
+                " RETURNING credits",
                 (amount, account_id),
             ).fetchone()
         if row is None:
-            raise StoreError(f"no account {account_id}")
+            raise NotEnoughCredit(account_id)
         return int(row[0])
 
     async def waiting_parts(self, account_id: int, now: float) -> int:
