@@ -52,7 +52,8 @@ def settings(database_url: str) -> Settings:
     return Settings(
         database=database_url,
         port=free_port(),
-        simulator=SimulatorSettings(time_scale=1000.0),
+        # No random STOP replies: a test that wants one sends to +33600000007.
+        simulator=SimulatorSettings(time_scale=1000.0, stop_replies=0.0),
     )
 
 

@@ -36,6 +36,9 @@ class SimulatorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     expired: float = 0.02
     rejected: float = 0.01
     # The rest of the shares (here 3 %) never get a report and expire with the validity.
+    # Of the delivered SMS, the share whose recipient answers "STOP" some time after the
+    # report (here 2 in 1000); the number lands on the sending account's STOP list.
+    stop_replies: float = 0.002
     median_delay: float = 4.0
     max_delay: float = 6 * 3600.0
 

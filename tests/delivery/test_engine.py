@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import msgspec
+
 from smsrelay.config import Settings, SimulatorSettings
-from smsrelay.delivery.carriers.simulator import SimulatorCarrier
+from smsrelay.delivery.carriers.base import ReplySink, ReportSink
+from smsrelay.delivery.carriers.simulator import OutcomeModel, SimulatorCarrier
 from smsrelay.delivery.engine import DeliveryEngine
+from smsrelay.delivery.matcher import ReceiptMatcher
 from smsrelay.domain.status import FINAL_STATES, State
-from smsrelay.store.base import NewMessage, NewRecipient, Outbound, Submission
+from smsrelay.store.base import (
+    AwaitingReport,
+    NewMessage,
+    NewRecipient,
+    Outbound,
+    Reply,
+    Submission,
+)
 from smsrelay.store.sqlite import SQLiteStore
 
 PHONES = [f"+3361234{n:04d}" for n in range(300)]
 
 
-async def states(store: SQLiteStore, account_id: int, message_id: int) -> list[State]:
-    found = await store.lookup_statuses(account_id, [(message_id, p) for p in PHONES])
-    return [State(found[(message_id, p)][0]) for p in PHONES]
+async def states(
+    store: SQLiteStore, account_id: int, message_id: int, phones: Sequence[str] = PHONES
+) -> list[State]:
+    found = await store.lookup_statuses(account_id, [(message_id, p) for p in phones])
+    return [State(found[(message_id, p)][0]) for p in phones]
 
 
 async def until_final(store: SQLiteStore, account_id: int, message_id: int) -> list[State]:
@@ -31,13 +45,15 @@ async def until_final(store: SQLiteStore, account_id: int, message_id: int) -> l
         await asyncio.sleep(0.05)
 
 
-async def store_with_message(path: Path) -> tuple[SQLiteStore, int, int]:
-    """A migrated store holding one accepted send to PHONES: (store, account, message)."""
-    store = SQLiteStore.open(path)
+async def store_with_message(
+    path: Path, phones: Sequence[str] = PHONES, busy_timeout: float = 10.0
+) -> tuple[SQLiteStore, int, int]:
+    """A migrated store holding one accepted send to `phones`: (store, account, message)."""
+    store = SQLiteStore.open(path, busy_timeout=busy_timeout)
     await store.migrate()
     account = await store.create_account("acme", "FR", "fr", 0, int(time.time()))
-    recipients = [NewRecipient(p, None, "gsm7", 1) for p in PHONES]
-    message = NewMessage(account.id, "Bonjour", None, None, False, 300, 0, recipients)
+    recipients = [NewRecipient(p, None, "gsm7", 1) for p in phones]
+    message = NewMessage(account.id, "Bonjour", None, None, False, len(phones), 0, recipients)
     return store, account.id, await store.create_message(message, time.time())
 
 
@@ -103,3 +119,157 @@ def test_recipients_of_a_failed_dispatch_are_sent_again(tmp_path: Path) -> None:
         return final
 
     assert set(asyncio.run(run())) == {State.DELIVERED}
+
+
+def outbound(account_id: int, message_id: int, phone: str) -> Outbound:
+    """The recipient as the dispatcher hands it over: what its operator id is made of."""
+    return Outbound(account_id, message_id, phone, "Bonjour", None, "gsm7", 1)
+
+
+async def stops_of(store: SQLiteStore, account_id: int) -> set[str]:
+    return {entry.phone for entry in await store.list_stops(account_id)}
+
+
+async def until_stopped(store: SQLiteStore, account_id: int, count: int) -> set[str]:
+    deadline = time.monotonic() + 10
+    while True:
+        current = await stops_of(store, account_id)
+        if len(current) >= count or time.monotonic() > deadline:
+            return current
+        await asyncio.sleep(0.05)
+
+
+async def stop_flags(
+    store: SQLiteStore, account_id: int, message_id: int, phones: Sequence[str] = PHONES
+) -> dict[str, int]:
+    """Each recipient's `stopSms`, read by the statement `/v1/multi-status` runs."""
+    found = await store.lookup_statuses(account_id, [(message_id, p) for p in phones])
+    return {phone: row[2] for (_, phone), row in found.items()}
+
+
+def test_the_stop_test_number_ends_on_the_stop_list_of_the_account_that_sent_it(
+    tmp_path: Path,
+) -> None:
+    phones = ["+33600000007", "+33600000001"]
+
+    async def run() -> None:
+        store, account_id, message_id = await store_with_message(tmp_path / "stop.db", phones)
+        bystander = await store.create_account("other", "FR", "fr", 0, int(time.time()))
+        engine = DeliveryEngine(store, Settings())
+        await engine.start()
+        assert await until_stopped(store, account_id, 1) == {"+33600000007"}
+        await engine.stop()
+        assert await stop_flags(store, account_id, message_id, phones) == {
+            "+33600000007": 1,
+            "+33600000001": 0,
+        }
+        assert await states(store, account_id, message_id, phones) == [State.DELIVERED] * 2
+        assert await stops_of(store, bystander.id) == set()
+        await store.close()
+
+    asyncio.run(run())
+
+
+def test_the_sms_answered_stop_are_those_the_seed_decides(tmp_path: Path) -> None:
+    settings = Settings(
+        simulator=SimulatorSettings(time_scale=1000.0, seed=5, max_delay=60.0, stop_replies=0.2)
+    )
+    model = OutcomeModel(settings.simulator)
+
+    async def run() -> None:
+        store, account_id, message_id = await store_with_message(tmp_path / "share.db")
+        expected = {
+            phone
+            for phone in PHONES
+            if model.fate(
+                model.operator_ref(outbound(account_id, message_id, phone)), phone
+            ).stop_after
+            is not None
+        }
+        assert 20 < len(expected) < 100
+        engine = DeliveryEngine(store, settings)
+        await engine.start()
+        assert await until_stopped(store, account_id, len(expected)) == expected
+        await engine.stop()
+        flags = await stop_flags(store, account_id, message_id)
+        assert {phone for phone, flag in flags.items() if flag} == expected
+        await store.close()
+
+    asyncio.run(run())
+
+
+class PoliteCarrier(SimulatorCarrier):
+    """An operator whose recipients answer "Merci, bonne journée !" instead of STOP."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            SimulatorSettings(
+                time_scale=1000.0, max_delay=60.0, delivered=1.0, undelivered=0.0, stop_replies=1.0
+            )
+        )
+        self.replied = 0
+
+    async def start(
+        self, reports: ReportSink, replies: ReplySink, awaiting: Sequence[AwaitingReport]
+    ) -> None:
+        def thank(reply: Reply) -> None:
+            self.replied += 1
+            replies(msgspec.structs.replace(reply, text="Merci, bonne journée !"))
+
+        await super().start(reports, thank, awaiting)
+
+
+def test_replies_that_are_not_stops_change_nothing(tmp_path: Path) -> None:
+    async def run() -> None:
+        store, account_id, message_id = await store_with_message(tmp_path / "polite.db")
+        carrier = PoliteCarrier()
+        engine = DeliveryEngine(store, Settings(), carrier)
+        await engine.start()
+        deadline = time.monotonic() + 10
+        while carrier.replied < len(PHONES) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await engine.stop()
+        assert carrier.replied == len(PHONES)
+        assert await stops_of(store, account_id) == set()
+        assert set((await stop_flags(store, account_id, message_id)).values()) == {0}
+        await store.close()
+
+    asyncio.run(run())
+
+
+def test_stop_replies_stay_queued_while_the_store_is_locked(tmp_path: Path) -> None:
+    settings = Settings(
+        simulator=SimulatorSettings(
+            time_scale=1000.0, delivered=1.0, undelivered=0.0, stop_replies=0.0
+        )
+    )
+    model = OutcomeModel(settings.simulator)
+    phone = PHONES[0]
+
+    async def run() -> None:
+        path = tmp_path / "locked.db"
+        store, account_id, message_id = await store_with_message(path, busy_timeout=0.05)
+        engine = DeliveryEngine(store, settings)
+        await engine.start()
+        await until_final(store, account_id, message_id)
+        await engine.stop()
+        ref = model.operator_ref(outbound(account_id, message_id, phone))
+        matcher = ReceiptMatcher(store)
+        matcher.receive_reply(Reply("simulator", phone, "STOP", time.time(), ref))
+
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            await matcher.flush()
+            await matcher.flush()
+            assert await stops_of(store, account_id) == set()
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+
+        await matcher.flush()
+        assert await stops_of(store, account_id) == {phone}
+        assert (await stop_flags(store, account_id, message_id, [phone]))[phone] == 1
+        await store.close()
+
+    asyncio.run(run())

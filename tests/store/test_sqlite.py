@@ -13,7 +13,7 @@ import pytest
 
 from smsrelay.domain.status import State
 from smsrelay.store import StoreError, sqlite_path
-from smsrelay.store.base import NewMessage, NewRecipient, Receipt, Submission
+from smsrelay.store.base import NewMessage, NewRecipient, Receipt, Reply, Submission
 from smsrelay.store.migrations import migration_files
 from smsrelay.store.sqlite import LOOKUP_STATUSES, SQLiteStore
 
@@ -306,3 +306,51 @@ def test_early_reports_are_forgotten_after_validity(store: SQLiteStore, account_
     sync(store.apply_receipts([report("+33699999999", State.DELIVERED, at=NOW)], NOW))
     assert sync(store.forget_early_receipts(NOW)) == 0
     assert sync(store.forget_early_receipts(NOW + 1)) == 1
+
+
+# --- STOP list --------------------------------------------------------------------------
+
+
+def test_a_stop_reply_lists_the_number_and_marks_its_recipient(
+    store: SQLiteStore, account_id: int
+) -> None:
+    message_id = new_message(store, account_id)
+    submit_all(store, message_id, account_id)
+    phone = PHONES[0]
+    reply = Reply("sim", phone, "STOP", NOW, f"ref-{phone}")
+    assert sync(store.record_stop_replies([reply], NOW)) == 1
+    assert [e.phone for e in sync(store.list_stops(account_id))] == [phone]
+    assert status_of(store, account_id, message_id, phone)[2] == 1
+    assert status_of(store, account_id, message_id, PHONES[1])[2] == 0
+
+
+def test_a_stop_reply_keeps_the_state_and_writes_history(
+    store: SQLiteStore, account_id: int
+) -> None:
+    message_id = new_message(store, account_id)
+    submit_all(store, message_id, account_id)
+    phone = PHONES[0]
+    sync(store.record_stop_replies([Reply("sim", phone, "Stop.", NOW, f"ref-{phone}")], NOW))
+    last = store._db.execute(
+        "SELECT state, source, detail FROM status_events WHERE phone = ? ORDER BY id DESC",
+        (phone,),
+    ).fetchone()
+    assert last == (State.SUBMITTED, "sim", "STOP reply: Stop.")
+
+
+def test_a_stop_reply_for_an_unknown_sms_matches_nothing(
+    store: SQLiteStore, account_id: int
+) -> None:
+    reply = Reply("sim", PHONES[0], "STOP", NOW, "ref-nobody")
+    assert sync(store.record_stop_replies([reply], NOW)) == 0
+    assert sync(store.list_stops(account_id)) == []
+
+
+def test_stopped_among_finds_only_listed_numbers(store: SQLiteStore, account_id: int) -> None:
+    sync(store.add_stop(account_id, PHONES[0], "api", int(NOW)))
+    assert sync(store.stopped_among(account_id, list(PHONES))) == {PHONES[0]}
+
+
+def test_adding_a_listed_number_again_gives_no_id(store: SQLiteStore, account_id: int) -> None:
+    assert sync(store.add_stop(account_id, PHONES[0], "api", int(NOW))) is not None
+    assert sync(store.add_stop(account_id, PHONES[0], "api", int(NOW))) is None

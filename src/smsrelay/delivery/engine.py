@@ -25,7 +25,7 @@ class DeliveryEngine:
     async def start(self) -> None:
         await self.store.release_claims(time.time())
         awaiting = await self.store.awaiting_reports(self.carrier.name)
-        await self.carrier.start(self.matcher.receive, awaiting)
+        await self.carrier.start(self.matcher.receive, self.matcher.receive_reply, awaiting)
         self._tasks = [
             asyncio.create_task(self.matcher.run(), name="receipt-matcher"),
             asyncio.create_task(self.dispatcher.run(), name="dispatcher"),
@@ -33,7 +33,7 @@ class DeliveryEngine:
         ]
 
     async def stop(self) -> None:
-        """Stop sending, then write down every report already received."""
+        """Stop sending, then write down every report and reply already received."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

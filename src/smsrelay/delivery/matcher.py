@@ -1,10 +1,16 @@
-"""Applies delivery reports to recipients, in batches, by the rules of domain.status.
+"""Applies delivery reports and STOP replies to recipients, in batches.
 
 Reports arrive one by one from the carrier; writing each in its own transaction would
 cap the rate at a few thousand a second on SQLite. They are gathered for a few
-milliseconds and applied in one transaction. A batch the store refuses (the database is
-briefly locked by another process) stays queued and is tried again: a report is dropped
-only when it is applied.
+milliseconds and applied in one transaction, by the rules of domain.status. A batch the
+store refuses (the database is briefly locked by another process) stays queued and is
+tried again: a report is dropped only when it is applied.
+
+Replies (messages recipients send back) go the same way. Only STOP replies are kept
+(`domain.replies.is_stop` with the default keywords): each puts its number on the STOP
+list of the account whose SMS it answers and marks that recipient `stopSms`. Any other
+reply is logged at debug level and dropped for now: storing replies for the customer to
+read is a later issue. A STOP reply that answers no SMS we know of is logged and dropped.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import asyncio
 import logging
 import time
 
-from smsrelay.store.base import Receipt, Store, StoreError
+from smsrelay.domain.replies import DEFAULT_STOP_KEYWORDS, is_stop
+from smsrelay.store.base import Receipt, Reply, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +32,25 @@ class ReceiptMatcher:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._pending: list[Receipt] = []
+        self._stops: list[Reply] = []
         self._arrived = asyncio.Event()
 
     def receive(self, receipt: Receipt) -> None:
-        """The carrier's sink: never blocks, never loses the report."""
+        """The carrier's report sink: never blocks, never loses the report."""
         self._pending.append(receipt)
+        self._arrived.set()
+
+    def receive_reply(self, reply: Reply) -> None:
+        """The carrier's reply sink: never blocks, never loses a STOP."""
+        if not is_stop(reply.text, DEFAULT_STOP_KEYWORDS):
+            log.debug(
+                "reply to %s %s is not a STOP; dropped: %r",
+                reply.carrier,
+                reply.operator_ref,
+                reply.text,
+            )
+            return
+        self._stops.append(reply)
         self._arrived.set()
 
     async def run(self) -> None:
@@ -39,9 +60,10 @@ class ReceiptMatcher:
             try:
                 await self.flush()
             except Exception:
-                log.exception("applying reports failed; they stay queued")
+                log.exception("applying reports and replies failed; they stay queued")
 
     async def flush(self) -> None:
+        """Apply everything received, reports first; stop at the first refusal."""
         while self._pending:
             batch = self._pending[:MAX_BATCH]
             try:
@@ -50,4 +72,18 @@ class ReceiptMatcher:
                 log.warning("applying %d reports failed (%s); they stay queued", len(batch), exc)
                 return
             del self._pending[: len(batch)]
+        while self._stops:
+            stops = self._stops[:MAX_BATCH]
+            try:
+                matched = await self._store.record_stop_replies(stops, time.time())
+            except StoreError as exc:
+                log.warning(
+                    "recording %d STOP replies failed (%s); they stay queued", len(stops), exc
+                )
+                return
+            del self._stops[: len(stops)]
+            if matched < len(stops):
+                log.warning(
+                    "%d STOP replies answer no SMS we know of; dropped", len(stops) - matched
+                )
         self._arrived.clear()

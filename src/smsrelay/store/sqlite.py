@@ -554,25 +554,29 @@ class SQLiteStore:
         matched = 0
         with self._write() as db:
             for reply in replies:
-                row = db.execute(
-                    "SELECT account_id, message_id, phone FROM recipients"
+                found = db.execute(
+                    "SELECT account_id, message_id, phone, state FROM recipients"
                     " WHERE carrier = ? AND operator_ref = ?",
                     (reply.carrier, reply.operator_ref),
                 ).fetchone()
-                if row is None:
+                if found is None:
                     continue
                 matched += 1
+                *key, state = found
                 db.execute(
                     "INSERT INTO stop_list (account_id, phone, source, created_at)"
                     " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (row[0], row[2], reply.carrier, int(reply.at)),
+                    (key[0], key[2], reply.carrier, int(reply.at)),
                 )
                 db.execute(
                     "UPDATE recipients SET stop_sms = 1"
                     " WHERE account_id = ? AND message_id = ? AND phone = ?",
-                    row,
+                    key,
                 )
-                db.execute(_INSERT_EVENT, (*row, now, "stop", reply.carrier, reply.text))
+                # The state does not change; the history still says when and why the
+                # recipient asked to stop.
+                detail = f"STOP reply: {reply.text}"
+                db.execute(_INSERT_EVENT, (*key, now, state, reply.carrier, detail))
         return matched
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from smsrelay.store.base import AwaitingReport, Outbound, Receipt, Submission
+from smsrelay.store.base import AwaitingReport, Outbound, Receipt, Reply, Submission
 
 ReportSink = Callable[[Receipt], None]
+ReplySink = Callable[[Reply], None]
 
 
 class CarrierError(Exception):
@@ -17,8 +18,13 @@ class CarrierError(Exception):
 class Carrier(Protocol):
     name: str
 
-    async def start(self, reports: ReportSink, awaiting: Sequence[AwaitingReport]) -> None:
-        """Connect, and deliver every report to `reports` from now on.
+    async def start(
+        self, reports: ReportSink, replies: ReplySink, awaiting: Sequence[AwaitingReport]
+    ) -> None:
+        """Connect, and deliver every report to `reports`, every reply to `replies`.
+
+        A reply is a message a recipient sends back (an SMPP deliver_sm that is not a
+        receipt). Neither sink blocks: the carrier may call them from its read loop.
 
         `awaiting` lists what the operator still owes a report for: a real operator
         re-sends those by itself, the simulator rebuilds its schedule from them.
