@@ -179,3 +179,20 @@ def test_bulk_send_answers_items_by_their_own_rule(
     codes = [item["code"] for item in answer.json()["SMSResponse_List"]]
     assert codes == [200, 42, 13, 43]
     assert answer.json()["cost"] == 0.03
+
+
+def test_bulk_send_with_every_item_unpriced_answers_13(
+    client: httpx.Client, customer: Customer
+) -> None:
+    sms_list = [{"phoneNumber": "+819012345678", "message": "Hi"}]
+    refused(post(client, "/v1/bulk-send", customer, SMSList=sms_list), 13)
+
+
+def test_bulk_send_with_items_refused_for_different_reasons_answers_55(
+    client: httpx.Client, customer: Customer
+) -> None:
+    sms_list = [
+        {"phoneNumber": "+819012345678", "message": "Hi"},
+        {"phoneNumber": "hello", "message": "Hi"},
+    ]
+    refused(post(client, "/v1/bulk-send", customer, SMSList=sms_list), 55)

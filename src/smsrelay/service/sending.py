@@ -174,7 +174,7 @@ async def bulk_send(
         recipients.append(recipient)
         answers.append(BulkItem(True, 200, recipient.parts, money(recipient.cost), recipient.phone))
     if not recipients:
-        raise Refused(Problem.NO_RECIPIENT)
+        raise Refused(_common_refusal(answers))
     message_id, nb_sms, cost = await _store(store, account, options, None, recipients, now)
     return BulkAnswer(
         True,
@@ -186,6 +186,16 @@ async def bulk_send(
         answers,
         local_time(options.send_at, account),
     )
+
+
+def _common_refusal(answers: Sequence[BulkItem]) -> Problem:
+    """When no item is accepted: the items' own reason if they share one (all on the STOP
+    list: 14, as `/v1/send` answers), else 55, nobody to send to."""
+    codes = {answer.code for answer in answers}
+    for problem in (Problem.STOPPED_NUMBER, Problem.NO_PRICE):
+        if codes == {problem.code}:
+            return problem
+    return Problem.NO_RECIPIENT
 
 
 def _bulk_recipient(

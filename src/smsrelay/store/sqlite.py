@@ -448,7 +448,8 @@ class SQLiteStore:
         rows = self._read(
             "SELECT coalesce(sum(r.parts), 0) FROM messages AS m JOIN recipients AS r"
             " ON r.account_id = m.account_id AND r.message_id = m.id"
-            " WHERE m.account_id = ? AND m.send_at > ? AND m.cancelled_at IS NULL",
+            " WHERE m.account_id = ? AND m.send_at > ? AND m.cancelled_at IS NULL"
+            " AND NOT m.sandbox",
             (account_id, now),
         )
         return int(rows[0][0])
