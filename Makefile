@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench bench-send clean
 
 $(BIN)/smsrelay: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: set PYTHON=..."; exit 1; }
@@ -27,6 +27,9 @@ test: lint
 
 bench: $(BIN)/smsrelay
 	$(BIN)/python bench/multi_status.py
+
+bench-send: $(BIN)/smsrelay
+	$(BIN)/python bench/send.py
 
 format: $(BIN)/smsrelay
 	$(BIN)/ruff format src tests bench

@@ -52,7 +52,7 @@ def submit_all(store: SQLiteStore, message_id: int, account_id: int) -> None:
         store.record_submissions(
             [
                 Submission(
-                    account_id, message_id, c.phone, "sim", f"ref-{c.phone}", State.SUBMITTED
+                    account_id, message_id, c.phone, "sim", (f"ref-{c.phone}",), State.SUBMITTED
                 )
                 for c in claimed
             ],
@@ -189,7 +189,7 @@ def test_claims_of_a_stopped_process_are_released(store: SQLiteStore, account_id
 def test_a_refused_submission_is_final_at_once(store: SQLiteStore, account_id: int) -> None:
     message_id = new_message(store, account_id)
     sync(store.claim_due(NOW, 100))
-    refusal = Submission(account_id, message_id, PHONES[0], "sim", None, State.REJECTED, "no")
+    refusal = Submission(account_id, message_id, PHONES[0], "sim", (), State.REJECTED, "no")
     sync(store.record_submissions([refusal], NOW + 5, VALIDITY))
     assert status_of(store, account_id, message_id, PHONES[0])[:2] == ("rejected", int(NOW) + 5)
 
@@ -354,3 +354,75 @@ def test_stopped_among_finds_only_listed_numbers(store: SQLiteStore, account_id:
 def test_adding_a_listed_number_again_gives_no_id(store: SQLiteStore, account_id: int) -> None:
     assert sync(store.add_stop(account_id, PHONES[0], "api", int(NOW))) is not None
     assert sync(store.add_stop(account_id, PHONES[0], "api", int(NOW))) is None
+
+
+# --- long SMS, retries --------------------------------------------------------------------
+
+
+def submit_in_parts(store: SQLiteStore, account_id: int, message_id: int, parts: int) -> None:
+    claimed = sync(store.claim_due(NOW, 100))
+    submissions = [
+        Submission(
+            account_id,
+            message_id,
+            c.phone,
+            "sim",
+            tuple(f"ref-{c.phone}-{n}" for n in range(1, parts + 1)),
+            State.SUBMITTED,
+        )
+        for c in claimed
+    ]
+    sync(store.record_submissions(submissions, NOW, VALIDITY))
+
+
+def part_report(phone: str, part: int, state: State, at: float = NOW) -> Receipt:
+    return Receipt("sim", f"ref-{phone}-{part}", state, at)
+
+
+def public_of(store: SQLiteStore, account_id: int, message_id: int, phone: str) -> str:
+    return str(status_of(store, account_id, message_id, phone)[0])
+
+
+def test_a_long_sms_is_delivered_only_when_every_part_is(
+    store: SQLiteStore, account_id: int
+) -> None:
+    message_id = new_message(store, account_id)
+    submit_in_parts(store, account_id, message_id, 2)
+    phone = PHONES[0]
+    sync(store.apply_receipts([part_report(phone, 1, State.DELIVERED)], NOW))
+    assert public_of(store, account_id, message_id, phone) == State.SUBMITTED
+    sync(store.apply_receipts([part_report(phone, 2, State.DELIVERED)], NOW))
+    assert public_of(store, account_id, message_id, phone) == State.DELIVERED
+
+
+def test_a_long_sms_fails_as_soon_as_one_part_fails(store: SQLiteStore, account_id: int) -> None:
+    message_id = new_message(store, account_id)
+    submit_in_parts(store, account_id, message_id, 3)
+    phone = PHONES[0]
+    sync(store.apply_receipts([part_report(phone, 2, State.UNDELIVERABLE)], NOW))
+    assert public_of(store, account_id, message_id, phone) == State.UNDELIVERABLE
+    sync(store.apply_receipts([part_report(phone, n, State.DELIVERED) for n in (1, 3)], NOW))
+    assert public_of(store, account_id, message_id, phone) == State.UNDELIVERABLE
+
+
+def test_a_report_for_a_part_before_its_submission_waits(
+    store: SQLiteStore, account_id: int
+) -> None:
+    message_id = new_message(store, account_id)
+    phone = PHONES[0]
+    early = [part_report(phone, n, State.DELIVERED) for n in (1, 2)]
+    sync(store.apply_receipts(early, NOW))
+    submit_in_parts(store, account_id, message_id, 2)
+    assert public_of(store, account_id, message_id, phone) == State.DELIVERED
+
+
+def test_a_retry_puts_the_recipient_back_in_line(store: SQLiteStore, account_id: int) -> None:
+    message_id = new_message(store, account_id)
+    claimed = sync(store.claim_due(NOW, 100))
+    retry = [
+        Submission(account_id, message_id, c.phone, "sim", (), State.ACCEPTED, "throttled", 30.0)
+        for c in claimed
+    ]
+    sync(store.record_submissions(retry, NOW, VALIDITY))
+    assert sync(store.claim_due(NOW + 29, 100)) == []
+    assert len(sync(store.claim_due(NOW + 30, 100))) == len(PHONES)

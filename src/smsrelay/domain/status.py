@@ -94,3 +94,18 @@ def advance(current: State, incoming: State) -> State | None:
 def public_change(current: State, new: State) -> bool:
     """Whether moving to `new` changes what the API shows, and so the public `date`."""
     return _PUBLIC[current] is not _PUBLIC[new]
+
+
+def combine(parts: list[State]) -> State:
+    """The state of a long SMS from the states of its parts (contract §3).
+
+    Delivered only when every part is; failed as soon as one part failed finally (the
+    first failed part, in part order, names how); otherwise the least advanced part,
+    so that a recipient never looks further along than its slowest part.
+    """
+    for state in parts:
+        if state in FINAL_STATES and state is not State.DELIVERED:
+            return state
+    if all(state is State.DELIVERED for state in parts):
+        return State.DELIVERED
+    return min((s for s in parts if s is not State.DELIVERED), key=_RANK.__getitem__)

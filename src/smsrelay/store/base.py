@@ -98,15 +98,21 @@ class Outbound(msgspec.Struct, frozen=True):
 
 
 class Submission(msgspec.Struct, frozen=True):
-    """What the operator answered to one submission."""
+    """What the operator answered to one submission.
+
+    `operator_refs` holds the operator's id of each part, in part order; empty when the
+    operator refused the SMS (see `state` and `detail`) or when it must be tried again
+    after `retry_after` seconds (throttling, a full queue, a lost connection).
+    """
 
     account_id: int
     message_id: int
     phone: str
     carrier: str
-    operator_ref: str | None  # None: refused, see `state` and `detail`
+    operator_refs: tuple[str, ...]
     state: State
     detail: str | None = None
+    retry_after: float | None = None
 
 
 class Receipt(msgspec.Struct, frozen=True):

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from smsrelay.domain.status import AWAITING_REPORT, State, advance, public_change
+from smsrelay.domain.status import AWAITING_REPORT, State, advance, combine, public_change
 from smsrelay.store.base import (
     Account,
     ApiKey,
@@ -307,34 +307,64 @@ class SQLiteStore:
         self, submissions: Sequence[Submission], now: float, validity: float
     ) -> None:
         with self._write() as db:
-            for s in submissions:
-                final = s.operator_ref is None
-                db.execute(
-                    "UPDATE recipients SET state = ?, carrier = ?, operator_ref = ?,"
-                    " submitted_at = ?, report_until = ?,"
-                    " status_at = CASE WHEN ? THEN ? ELSE status_at END"
-                    " WHERE account_id = ? AND message_id = ? AND phone = ?",
+            retries = [s for s in submissions if s.retry_after is not None]
+            done = [s for s in submissions if s.retry_after is None]
+            db.executemany(
+                "UPDATE recipients SET state = 'accepted', due_at = ?"
+                " WHERE account_id = ? AND message_id = ? AND phone = ?",
+                [
+                    (now + (s.retry_after or 0), s.account_id, s.message_id, s.phone)
+                    for s in retries
+                ],
+            )
+            db.executemany(
+                "UPDATE recipients SET state = ?, carrier = ?, operator_ref = ?,"
+                " submitted_at = ?, report_until = ?,"
+                " status_at = CASE WHEN ? THEN ? ELSE status_at END"
+                " WHERE account_id = ? AND message_id = ? AND phone = ?",
+                [
                     (
                         s.state,
                         s.carrier,
-                        s.operator_ref,
+                        s.operator_refs[0] if len(s.operator_refs) == 1 else None,
                         now,
-                        None if final else now + validity,
+                        now + validity if s.operator_refs else None,
                         public_change(State.QUEUED, s.state),
                         int(now),
                         s.account_id,
                         s.message_id,
                         s.phone,
-                    ),
-                )
+                    )
+                    for s in done
+                ],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO parts"
+                " (carrier, operator_ref, account_id, message_id, phone, part, state)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (s.carrier, ref, s.account_id, s.message_id, s.phone, part, s.state)
+                    for s in done
+                    if len(s.operator_refs) > 1
+                    for part, ref in enumerate(s.operator_refs, 1)
+                ],
+            )
             db.executemany(
                 _INSERT_EVENT,
                 [
-                    (s.account_id, s.message_id, s.phone, now, s.state, s.carrier, s.detail)
+                    (
+                        s.account_id,
+                        s.message_id,
+                        s.phone,
+                        now,
+                        State.ACCEPTED if s.retry_after is not None else s.state,
+                        s.carrier,
+                        s.detail,
+                    )
                     for s in submissions
                 ],
             )
-            refs = [(s.carrier, s.operator_ref) for s in submissions if s.operator_ref]
+            refs = [(s.carrier, ref) for s in done for ref in s.operator_refs]
             early = self._take_early_receipts(db, refs)
             if early:
                 self._apply(db, early, now)
@@ -352,6 +382,10 @@ class SQLiteStore:
                 (receipt.carrier, receipt.operator_ref),
             ).fetchone()
             if row is None:
+                part_change = self._apply_to_part(db, receipt, now)
+                if part_change is not None:
+                    changed += part_change
+                    continue
                 db.execute(
                     "INSERT INTO early_receipts (carrier, operator_ref, state, at, detail)"
                     " VALUES (?, ?, ?, ?, ?)",
@@ -372,6 +406,52 @@ class SQLiteStore:
             db.execute(_INSERT_EVENT, (*key, now, new, receipt.carrier, receipt.detail))
             changed += 1
         return changed
+
+    def _apply_to_part(self, db: sqlite3.Connection, receipt: Receipt, now: float) -> int | None:
+        """A report on one part of a long SMS; None when no part has this operator id.
+
+        The part takes the report by the usual rules, then the recipient takes the
+        combination of all its parts: Delivered only once every part is.
+        """
+        part = db.execute(
+            "SELECT account_id, message_id, phone, part, state FROM parts"
+            " WHERE carrier = ? AND operator_ref = ?",
+            (receipt.carrier, receipt.operator_ref),
+        ).fetchone()
+        if part is None:
+            return None
+        account_id, message_id, phone, number, part_state = part
+        new_part = advance(State(part_state), receipt.state)
+        if new_part is None:
+            return 0
+        db.execute(
+            "UPDATE parts SET state = ? WHERE carrier = ? AND operator_ref = ?",
+            (new_part, receipt.carrier, receipt.operator_ref),
+        )
+        key = (account_id, message_id, phone)
+        part_detail = f"part {number}" + (f": {receipt.detail}" if receipt.detail else "")
+        db.execute(_INSERT_EVENT, (*key, now, new_part, receipt.carrier, part_detail))
+        states = [
+            State(row[0])
+            for row in db.execute(
+                "SELECT state FROM parts WHERE account_id = ? AND message_id = ? AND phone = ?"
+                " ORDER BY part",
+                key,
+            )
+        ]
+        current = State(
+            db.execute(
+                "SELECT state FROM recipients"
+                " WHERE account_id = ? AND message_id = ? AND phone = ?",
+                key,
+            ).fetchone()[0]
+        )
+        new = advance(current, combine(states))
+        if new is None:
+            return 0
+        self._set_state(db, key, current, new, now)
+        db.execute(_INSERT_EVENT, (*key, now, new, receipt.carrier, f"{len(states)} parts"))
+        return 1
 
     @staticmethod
     def _set_state(

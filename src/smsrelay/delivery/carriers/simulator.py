@@ -149,7 +149,7 @@ class SimulatorCarrier:
                         out.message_id,
                         out.phone,
                         self.name,
-                        None,
+                        (),
                         fate.state,
                         "refused by the operator",
                     )
@@ -157,7 +157,7 @@ class SimulatorCarrier:
                 continue
             answers.append(
                 Submission(
-                    out.account_id, out.message_id, out.phone, self.name, ref, State.SUBMITTED
+                    out.account_id, out.message_id, out.phone, self.name, (ref,), State.SUBMITTED
                 )
             )
             self._schedule(ref, out.phone, fate, now)
