@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,6 +55,9 @@ def settings(database_url: str) -> Settings:
         port=free_port(),
         # No random STOP replies: a test that wants one sends to +33600000007.
         simulator=SimulatorSettings(time_scale=1000.0, stop_replies=0.0),
+        # In the server's own loop: a worker process per test would cost a second each.
+        # tests/delivery/test_worker.py and the end-to-end tests run the worker.
+        delivery="inline",
     )
 
 
@@ -130,13 +134,21 @@ def _start(settings: Settings) -> tuple[uvicorn.Server, threading.Thread]:
     return server, thread
 
 
-@pytest.fixture
-def server(settings: Settings, admin: Admin) -> Iterator[Server]:
+@contextmanager
+def start_server(settings: Settings) -> Iterator[Server]:
     """A real smsrelay server (API, dispatcher, simulator) on a loopback port."""
     running, thread = _start(settings)
-    yield Server(f"http://127.0.0.1:{settings.port}", settings)
-    running.should_exit = True
-    thread.join(10)
+    try:
+        yield Server(f"http://127.0.0.1:{settings.port}", settings)
+    finally:
+        running.should_exit = True
+        thread.join(20)
+
+
+@pytest.fixture
+def server(settings: Settings, admin: Admin) -> Iterator[Server]:
+    with start_server(settings) as running:
+        yield running
 
 
 @pytest.fixture

@@ -61,6 +61,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # How long the server waits for another process's write lock (the CLI's, a backup's)
     # before answering "try again": its event loop waits with it.
     sqlite_busy_timeout: float = 1.0
+    # process: the delivery engine (dispatcher, reports, operator) runs in a process of
+    # its own, on another core; inline: in the API's event loop (tests, tiny machines).
+    delivery: Literal["process", "inline"] = "process"
     dispatch_batch: int = 500
     dispatch_interval: float = 0.05
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -4,7 +4,7 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberFormat, PhoneNumberType
 
-from smsrelay.domain.phone import quick_e164, to_e164
+from smsrelay.domain.phone import quick_e164, sms_e164, to_e164
 
 SMS_TYPES = (
     PhoneNumberType.MOBILE,
@@ -287,3 +287,30 @@ def test_quick_candidate_equals_full_reading_whenever_both_answer(region: str) -
                 if full is not None and full != quick:
                     disagreements.append((raw, reading, quick, full))
     assert disagreements == []
+
+
+# sms_e164: to_e164's answer, cheaper
+
+
+def every_kind_of_example(region: str) -> list[PhoneNumber]:
+    kinds = (*SMS_TYPES, *REFUSED_TYPES, PhoneNumberType.FIXED_LINE)
+    examples = (phonenumbers.example_number_for_type(region, kind) for kind in kinds)
+    return [number for number in examples if number is not None]
+
+
+@pytest.mark.parametrize("region", ALL_REGIONS)
+def test_sms_reading_agrees_with_the_exact_one_on_every_spelling(region: str) -> None:
+    for number in every_kind_of_example(region):
+        for raw in spellings(number):
+            for reading_region in (region, *READING_REGIONS):
+                assert sms_e164(raw, reading_region) == to_e164(raw, reading_region), (
+                    raw,
+                    reading_region,
+                )
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "+", "hello", "+33 6 12", "0612345678901234", "+336123456789", "00000"]
+)
+def test_sms_reading_agrees_with_the_exact_one_on_odd_input(raw: str) -> None:
+    assert sms_e164(raw, "FR") == to_e164(raw, "FR")

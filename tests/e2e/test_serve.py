@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from tests.conftest import free_port
@@ -111,3 +112,32 @@ def test_a_revoked_key_is_refused_by_the_running_server(
     cli(environment, "key", "revoke", key)
     answer = httpx.post(f"{served}/v1/multi-status", json={"apiKey": key, "SMSStatut_List": pairs})
     assert (answer.status_code, answer.json()["code"]) == (401, 10)
+
+
+def test_the_delivery_worker_stops_when_the_server_is_killed(
+    environment: dict[str, str], tmp_path: Path
+) -> None:
+    cli(environment, "migrate")
+    with (tmp_path / "server.log").open("wb") as output:
+        process = subprocess.Popen(
+            [SMSRELAY, "serve"], env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 20
+        workers: list[psutil.Process] = []
+        while not workers:
+            assert time.monotonic() < deadline, "no delivery worker appeared"
+            time.sleep(0.1)
+            workers = [
+                child
+                for child in psutil.Process(process.pid).children()
+                if "multiprocessing" in " ".join(child.cmdline())
+                and "resource_tracker" not in " ".join(child.cmdline())
+            ]
+        process.kill()
+        process.wait(10)
+        _, alive = psutil.wait_procs(workers, timeout=15)
+        assert alive == []
+    finally:
+        if process.poll() is None:
+            process.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from smsrelay.api.endpoint import Context, render, render_refusal
 from smsrelay.api.routes import V1_ROUTES
 from smsrelay.config import Settings
 from smsrelay.delivery.engine import DeliveryEngine
+from smsrelay.delivery.worker import DeliveryWorker
 from smsrelay.domain.problems import Problem, Refused
 from smsrelay.service.sending import SendingRules
 from smsrelay.store import open_store
@@ -49,9 +51,16 @@ def create_app(settings: Settings) -> Starlette:
             busy_timeout=settings.sqlite_busy_timeout,
         )
         await store.migrate()
-        engine = DeliveryEngine(store, settings)
-        app.state.context = Context(settings, store, engine, rules)
-        await engine.start()
+        engine = worker = None
+        if settings.delivery == "process":
+            worker = DeliveryWorker(settings)
+            worker.start()
+            wake = worker.wake
+        else:
+            engine = DeliveryEngine(store, settings)
+            await engine.start()
+            wake = engine.dispatcher.wake
+        app.state.context = Context(settings, store, wake, rules)
         # Everything built until now (modules, phone metadata, the app) lives as long
         # as the process: out of the collector's sight, full collections stay short
         # instead of pausing requests for 20-30 ms.
@@ -60,7 +69,10 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
-            await engine.stop()
+            if worker is not None:
+                await asyncio.to_thread(worker.stop)
+            if engine is not None:
+                await engine.stop()
             await store.close()
 
     return Starlette(

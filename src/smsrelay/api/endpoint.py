@@ -20,7 +20,6 @@ from smsrelay.api.errors import error_body, http_status
 from smsrelay.api.formats import JSON_MEDIA_TYPE, XML_MEDIA_TYPE, encode_json, encode_xml
 from smsrelay.api.wire import MalformedBody, decode_body, decode_query
 from smsrelay.config import Settings
-from smsrelay.delivery.engine import DeliveryEngine
 from smsrelay.domain.problems import Language, Problem, Refused
 from smsrelay.service.accounts import authenticate
 from smsrelay.service.sending import SendingRules
@@ -41,7 +40,7 @@ class Context:
 
     settings: Settings
     store: Store
-    engine: DeliveryEngine
+    wake_dispatcher: Callable[[], None]  # a send was accepted: deliver it now
     rules: SendingRules
 
 

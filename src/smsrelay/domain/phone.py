@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberType
+from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumber, PhoneNumberType
 
 _SMS_CAPABLE_TYPES = frozenset(
     {
@@ -51,6 +51,37 @@ def to_e164(raw: str, region: str) -> str | None:
     if phonenumbers.number_type(number) not in _SMS_CAPABLE_TYPES:
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def sms_e164(raw: str, region: str) -> str | None:
+    """`to_e164` at a third of its cost for the common spellings: what sends use.
+
+    A send of 500 new numbers spent half its time in `phonenumbers.parse` (28 µs a number).
+    When `quick_e164` can read the number, the type is judged on the number built from
+    its E.164 form, which is what `parse` would have built (tested to agree with
+    `to_e164` over every region's example numbers, written every way people write them).
+    """
+    candidate = quick_e164(raw, region)
+    if candidate is None:
+        return to_e164(raw, region)
+    return (
+        candidate if phonenumbers.number_type(_from_e164(candidate)) in _SMS_CAPABLE_TYPES else None
+    )
+
+
+def _from_e164(e164: str) -> PhoneNumber:
+    digits = e164[1:]
+    for size in range(1, _MAX_COUNTRY_CODE_DIGITS + 1):
+        if digits[:size] in _COUNTRY_CODES:
+            national = digits[size:]
+            zeros = len(national) - len(national.lstrip("0"))
+            return PhoneNumber(
+                country_code=int(digits[:size]),
+                national_number=int(national),
+                italian_leading_zero=zeros > 0 or None,
+                number_of_leading_zeros=zeros if zeros > 1 else None,
+            )
+    raise ValueError(f"not an E.164 number: {e164}")
 
 
 def quick_e164(raw: str, region: str) -> str | None:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from smsrelay.config import ConfigError, Settings
-from smsrelay.domain.phone import region_of, to_e164
+from smsrelay.domain.phone import region_of, sms_e164
 from smsrelay.domain.pricing import DEFAULT_PRICE_TABLE, PriceTable, Range
 from smsrelay.domain.problems import Problem, Refused
 from smsrelay.domain.schedule import local_text
@@ -115,7 +115,7 @@ async def send(
     numbers = read_numbers(params.get("phoneNumbers"))
     options = read_options(params, account, now)
     text, parts = read_text(params.get("message"), options, rules.stop_mention)
-    phones = list(dict.fromkeys(p for n in numbers if (p := to_e164(n, account.region))))
+    phones = list(dict.fromkeys(p for n in numbers if (p := sms_e164(n, account.region))))
     if not phones:
         raise Refused(Problem.NO_RECIPIENT)
     stopped = await store.stopped_among(account.id, phones)
@@ -159,7 +159,7 @@ async def bulk_send(
     if len(items) > MAX_RECIPIENTS:
         raise Refused(Problem.TOO_MANY)
     options = read_options(params, account, now)
-    candidates = [to_e164(text_of(item.get("phoneNumber")), account.region) for item in items]
+    candidates = [sms_e164(text_of(item.get("phoneNumber")), account.region) for item in items]
     stopped = await store.stopped_among(account.id, [p for p in candidates if p])
     answers: list[BulkItem] = []
     recipients: list[NewRecipient] = []

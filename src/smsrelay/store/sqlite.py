@@ -8,9 +8,11 @@ interleaves with a send.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,11 @@ FROM json_each(?1) AS j CROSS JOIN recipients AS r
 WHERE r.account_id = ?2 AND r.message_id = j.value ->> 0 AND r.phone = j.value ->> 1
 """
 
+# Between tries for another process's write lock: short at first (its transactions take
+# milliseconds), never long enough to be noticed.
+_FIRST_PAUSE = 0.0005
+_LONGEST_PAUSE = 0.005
+
 _ACCOUNT_COLUMNS = "id, name, region, language, credits, created_at, timezone, quiet_hours"
 _RECIPIENT_VIEW = "r.message_id, r.phone, r.state, r.status_at, r.stop_sms, r.cost, r.country"
 
@@ -57,32 +64,59 @@ _INSERT_EVENT = (
 
 
 class SQLiteStore:
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, busy_timeout: float = 10.0) -> None:
         self._db = connection
+        self._busy_timeout = busy_timeout
 
     @classmethod
     def open(cls, path: Path, synchronous: str = "FULL", busy_timeout: float = 10.0) -> SQLiteStore:
         """Open (creating it and its folder if needed) the database file at `path`.
 
-        `busy_timeout` is how long a write waits for another process's lock. The server
-        waits on its event loop, so it keeps this short and answers "try again" instead.
+        `busy_timeout` is how long a write waits for another process's lock (the
+        delivery worker's, the CLI's) before answering "try again". The wait is ours, on
+        the event loop (see `_begin`), so SQLite's own busy handler is off.
         """
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode = WAL")
             db.execute(f"PRAGMA synchronous = {'FULL' if synchronous == 'FULL' else 'NORMAL'}")
-            db.execute(f"PRAGMA busy_timeout = {round(busy_timeout * 1000)}")
+            db.execute("PRAGMA busy_timeout = 0")
             db.execute("PRAGMA foreign_keys = ON")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
-        return cls(db)
+        return cls(db, busy_timeout)
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taking the lock up front so it cannot fail half-way."""
+    async def _begin(self) -> None:
+        """BEGIN IMMEDIATE, waiting for another process's write lock without blocking.
+
+        SQLite's busy handler would sleep inside the call, 5 to 100 ms at a time, and the
+        whole event loop with it: measured, the API then spent more time asleep than
+        working while the delivery worker wrote. Here each try fails at once, and the
+        loop serves other requests between tries.
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        pause = _FIRST_PAUSE
+        while True:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                    raise
+                if time.monotonic() + pause > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _LONGEST_PAUSE)
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[sqlite3.Connection]:
+        """One write transaction, taking the lock up front so it cannot fail half-way.
+
+        The body must not await: nothing else may use the connection while it is open.
+        """
         try:
-            self._db.execute("BEGIN IMMEDIATE")
+            await self._begin()
             try:
                 yield self._db
             except BaseException:
@@ -116,7 +150,7 @@ class SQLiteStore:
         applied: list[str] = []
         if not self._pending_migrations():
             return applied
-        with self._write() as db:
+        async with self._write() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
@@ -144,7 +178,7 @@ class SQLiteStore:
         quiet_hours: bool = False,
     ) -> Account:
         try:
-            with self._write() as db:
+            async with self._write() as db:
                 cursor = db.execute(
                     "INSERT INTO accounts"
                     " (name, region, language, credits, created_at, timezone, quiet_hours)"
@@ -164,7 +198,7 @@ class SQLiteStore:
         return _account(rows[0]) if rows else None
 
     async def add_api_key(self, key_id: str, account_id: int, secret_hash: bytes, now: int) -> None:
-        with self._write() as db:
+        async with self._write() as db:
             db.execute(
                 "INSERT INTO api_keys (id, account_id, secret_hash, created_at)"
                 " VALUES (?, ?, ?, ?)",
@@ -172,7 +206,7 @@ class SQLiteStore:
             )
 
     async def revoke_api_key(self, key_id: str, now: int) -> bool:
-        with self._write() as db:
+        async with self._write() as db:
             cursor = db.execute(
                 "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                 (now, key_id),
@@ -202,7 +236,7 @@ class SQLiteStore:
         initial = State.DELIVERED if message.sandbox else State.ACCEPTED
         source = "sandbox" if message.sandbox else "api"
         due_at = None if message.sandbox else (message.send_at or now)
-        with self._write() as db:
+        async with self._write() as db:
             # The check and the debit are one statement inside the write lock: two sends
             # at once can never both spend the last of the credit.
             if (
@@ -269,7 +303,7 @@ class SQLiteStore:
         # Most polls find nothing: look first, and take the write lock only to claim.
         if not self._read("SELECT 1 FROM recipients WHERE due_at <= ? LIMIT 1", (now,)):
             return []
-        with self._write() as db:
+        async with self._write() as db:
             rows = db.execute(
                 "SELECT r.account_id, r.message_id, r.phone, coalesce(r.text, m.text),"
                 " m.sender, r.encoding, r.parts"
@@ -289,7 +323,7 @@ class SQLiteStore:
         return [Outbound(*row) for row in rows]
 
     async def release_claims(self, now: float) -> int:
-        with self._write() as db:
+        async with self._write() as db:
             keys = db.execute(
                 "SELECT account_id, message_id, phone FROM recipients WHERE state = 'queued'"
             ).fetchall()
@@ -306,7 +340,7 @@ class SQLiteStore:
     async def record_submissions(
         self, submissions: Sequence[Submission], now: float, validity: float
     ) -> None:
-        with self._write() as db:
+        async with self._write() as db:
             retries = [s for s in submissions if s.retry_after is not None]
             done = [s for s in submissions if s.retry_after is None]
             db.executemany(
@@ -370,7 +404,7 @@ class SQLiteStore:
                 self._apply(db, early, now)
 
     async def apply_receipts(self, receipts: Sequence[Receipt], now: float) -> int:
-        with self._write() as db:
+        async with self._write() as db:
             return self._apply(db, receipts, now)
 
     def _apply(self, db: sqlite3.Connection, receipts: Sequence[Receipt], now: float) -> int:
@@ -485,7 +519,7 @@ class SQLiteStore:
     async def expire_overdue(self, now: float) -> int:
         if not self._read("SELECT 1 FROM recipients WHERE report_until <= ? LIMIT 1", (now,)):
             return 0
-        with self._write() as db:
+        async with self._write() as db:
             rows = db.execute(
                 "SELECT account_id, message_id, phone, state FROM recipients"
                 " WHERE report_until <= ?",
@@ -502,7 +536,7 @@ class SQLiteStore:
     async def forget_early_receipts(self, before: float) -> int:
         if not self._read("SELECT 1 FROM early_receipts WHERE at < ? LIMIT 1", (before,)):
             return 0
-        with self._write() as db:
+        async with self._write() as db:
             return db.execute("DELETE FROM early_receipts WHERE at < ?", (before,)).rowcount
 
     async def awaiting_reports(self, carrier: str) -> list[AwaitingReport]:
@@ -514,7 +548,7 @@ class SQLiteStore:
         return [AwaitingReport(*row) for row in rows]
 
     async def add_credit(self, account_id: int, amount: int) -> int:
-        with self._write() as db:
+        async with self._write() as db:
             row = db.execute(
                 "UPDATE accounts SET credits = credits + ?1 WHERE id = ?2 AND credits + ?1 >= 0"
                 " RETURNING credits",
@@ -537,7 +571,7 @@ class SQLiteStore:
     async def cancel_message(
         self, account_id: int, message_id: int, now: float, notice: float
     ) -> Cancellation:
-        with self._write() as db:
+        async with self._write() as db:
             row = db.execute(
                 "SELECT send_at, cancelled_at, charged, sandbox FROM messages"
                 " WHERE id = ? AND account_id = ?",
@@ -601,7 +635,7 @@ class SQLiteStore:
         return int(total), [_recipient_view(row) for row in rows]
 
     async def add_stop(self, account_id: int, phone: str, source: str, now: int) -> int | None:
-        with self._write() as db:
+        async with self._write() as db:
             row = db.execute(
                 "INSERT INTO stop_list (account_id, phone, source, created_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
@@ -617,7 +651,7 @@ class SQLiteStore:
         return [StopEntry(*row) for row in rows]
 
     async def delete_stop(self, account_id: int, stop_id: int) -> bool:
-        with self._write() as db:
+        async with self._write() as db:
             cursor = db.execute(
                 "DELETE FROM stop_list WHERE id = ? AND account_id = ?", (stop_id, account_id)
             )
@@ -633,7 +667,7 @@ class SQLiteStore:
 
     async def record_stop_replies(self, replies: Sequence[Reply], now: float) -> int:
         matched = 0
-        with self._write() as db:
+        async with self._write() as db:
             for reply in replies:
                 found = db.execute(
                     "SELECT account_id, message_id, phone, state FROM recipients"

@@ -9,12 +9,12 @@ from smsrelay.service import sending
 async def send(call: Call) -> sending.SendAnswer:
     context = call.context
     answer = await sending.send(context.store, call.account, context.rules, call.params)
-    context.engine.dispatcher.wake()
+    context.wake_dispatcher()
     return answer
 
 
 async def bulk_send(call: Call) -> sending.BulkAnswer:
     context = call.context
     answer = await sending.bulk_send(context.store, call.account, context.rules, call.params)
-    context.engine.dispatcher.wake()
+    context.wake_dispatcher()
     return answer
