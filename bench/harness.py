@@ -7,6 +7,7 @@ stopped by `Server.stop`, whatever happens.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import http.client
@@ -19,6 +20,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 import smsrelay
 
@@ -93,6 +96,15 @@ def proc_status(pid: int, field: str) -> int:
     raise RuntimeError(f"no {field} in /proc/{pid}/status")
 
 
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident set (VmHWM) of process `pid` plus that of each process it started."""
+    total = proc_status(pid, "VmHWM")
+    for child in psutil.Process(pid).children(recursive=True):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, RuntimeError):
+            total += proc_status(child.pid, "VmHWM")
+    return total / 1024
+
+
 def cpu_times(pid: int) -> tuple[float, float]:
     """User and system CPU seconds of process `pid` so far (/proc/PID/stat utime, stime)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
@@ -101,8 +113,16 @@ def cpu_times(pid: int) -> tuple[float, float]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process `pid` so far."""
-    return sum(cpu_times(pid))
+    """User + system CPU time so far of process `pid` and of the processes it started.
+
+    smsrelay's server starts its delivery worker as a child process: its work is the
+    server's work, and counting the API process alone would flatter it.
+    """
+    total = sum(cpu_times(pid))
+    for child in psutil.Process(pid).children(recursive=True):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            total += sum(cpu_times(child.pid))
+    return total
 
 
 class Server:

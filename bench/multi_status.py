@@ -58,7 +58,7 @@ from harness import (
     code_version,
     free_port,
     machine,
-    proc_status,
+    peak_rss_mb,
 )
 from multi_status_data import (
     BENCH_ACCOUNT,
@@ -284,7 +284,7 @@ def measure(
             f" steal {use.steal:.2f}"
         )
         verify(server, bodies[:10], answers[:10])  # still right after the load
-        result.rss_mb = proc_status(server.pid, "VmHWM") / 1024
+        result.rss_mb = peak_rss_mb(server.pid)
     finally:
         server.stop()
     return result

@@ -91,7 +91,9 @@ async def _serve(settings: Settings, wake_fd: int) -> None:
     store = open_store(
         settings.database,
         synchronous=settings.sqlite_synchronous,
-        busy_timeout=settings.sqlite_busy_timeout,
+        # Its writes can wait (a client waits for the API's), so it waits longer.
+        busy_timeout=max(settings.sqlite_busy_timeout, 30.0),
+        background=True,
     )
     engine = DeliveryEngine(store, settings)
 

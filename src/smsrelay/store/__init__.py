@@ -18,5 +18,7 @@ def sqlite_path(url: str) -> Path:
     return Path(url[len(prefix) :])
 
 
-def open_store(url: str, *, synchronous: str = "FULL", busy_timeout: float = 10.0) -> Store:
-    return SQLiteStore.open(sqlite_path(url), synchronous, busy_timeout)
+def open_store(
+    url: str, *, synchronous: str = "FULL", busy_timeout: float = 10.0, background: bool = False
+) -> Store:
+    return SQLiteStore.open(sqlite_path(url), synchronous, busy_timeout, background)

@@ -49,10 +49,10 @@ FROM json_each(?1) AS j CROSS JOIN recipients AS r
 WHERE r.account_id = ?2 AND r.message_id = j.value ->> 0 AND r.phone = j.value ->> 1
 """
 
-# Between tries for another process's write lock: short at first (its transactions take
-# milliseconds), never long enough to be noticed.
-_FIRST_PAUSE = 0.0005
-_LONGEST_PAUSE = 0.005
+# Pauses between tries for another process's write lock, (first, longest). A client
+# waits for the API's writes: they try often. The delivery worker's writes can wait, so
+# they try less often and leave the lock to the API when both want it.
+_PAUSES = {False: (0.0002, 0.001), True: (0.002, 0.02)}
 
 _ACCOUNT_COLUMNS = "id, name, region, language, credits, created_at, timezone, quiet_hours"
 _RECIPIENT_VIEW = "r.message_id, r.phone, r.state, r.status_at, r.stop_sms, r.cost, r.country"
@@ -64,17 +64,27 @@ _INSERT_EVENT = (
 
 
 class SQLiteStore:
-    def __init__(self, connection: sqlite3.Connection, busy_timeout: float = 10.0) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, busy_timeout: float = 10.0, background: bool = False
+    ) -> None:
         self._db = connection
         self._busy_timeout = busy_timeout
+        self._pauses = _PAUSES[background]
 
     @classmethod
-    def open(cls, path: Path, synchronous: str = "FULL", busy_timeout: float = 10.0) -> SQLiteStore:
+    def open(
+        cls,
+        path: Path,
+        synchronous: str = "FULL",
+        busy_timeout: float = 10.0,
+        background: bool = False,
+    ) -> SQLiteStore:
         """Open (creating it and its folder if needed) the database file at `path`.
 
         `busy_timeout` is how long a write waits for another process's lock (the
         delivery worker's, the CLI's) before answering "try again". The wait is ours, on
-        the event loop (see `_begin`), so SQLite's own busy handler is off.
+        the event loop (see `_begin`), so SQLite's own busy handler is off. A `background`
+        store (the delivery worker's) tries less often, leaving the lock to the API.
         """
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +95,7 @@ class SQLiteStore:
             db.execute("PRAGMA foreign_keys = ON")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
-        return cls(db, busy_timeout)
+        return cls(db, busy_timeout, background)
 
     async def _begin(self) -> None:
         """BEGIN IMMEDIATE, waiting for another process's write lock without blocking.
@@ -96,7 +106,7 @@ class SQLiteStore:
         loop serves other requests between tries.
         """
         deadline = time.monotonic() + self._busy_timeout
-        pause = _FIRST_PAUSE
+        pause, longest = self._pauses
         while True:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -107,7 +117,7 @@ class SQLiteStore:
                 if time.monotonic() + pause > deadline:
                     raise
             await asyncio.sleep(pause)
-            pause = min(pause * 2, _LONGEST_PAUSE)
+            pause = min(pause * 2, longest)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[sqlite3.Connection]:
@@ -408,13 +418,18 @@ class SQLiteStore:
             return self._apply(db, receipts, now)
 
     def _apply(self, db: sqlite3.Connection, receipts: Sequence[Receipt], now: float) -> int:
+        """Apply a batch of reports: one read for all, then one update per change.
+
+        Reports for the same recipient may share a batch (ENROUTE then DELIVRD, or a
+        duplicate): each is judged against the state the previous one left.
+        """
+        found = self._recipients_by_ref(db, receipts)
+        states: dict[tuple[int, int, str], State] = {}
+        updates: list[tuple[object, ...]] = []
+        events: list[tuple[object, ...]] = []
         changed = 0
         for receipt in receipts:
-            row = db.execute(
-                "SELECT account_id, message_id, phone, state FROM recipients"
-                " WHERE carrier = ? AND operator_ref = ?",
-                (receipt.carrier, receipt.operator_ref),
-            ).fetchone()
+            row = found.get((receipt.carrier, receipt.operator_ref))
             if row is None:
                 part_change = self._apply_to_part(db, receipt, now)
                 if part_change is not None:
@@ -432,14 +447,38 @@ class SQLiteStore:
                     ),
                 )
                 continue
-            key, current = row[:3], State(row[3])
+            key = (row[0], row[1], row[2])
+            current = states.get(key) or State(row[3])
             new = advance(current, receipt.state)
             if new is None:
                 continue
-            self._set_state(db, key, current, new, now)
-            db.execute(_INSERT_EVENT, (*key, now, new, receipt.carrier, receipt.detail))
+            states[key] = new
+            updates.append(_state_change(key, current, new, now))
+            events.append((*key, now, new, receipt.carrier, receipt.detail))
             changed += 1
+        db.executemany(_SET_STATE, updates)
+        db.executemany(_INSERT_EVENT, events)
         return changed
+
+    @staticmethod
+    def _recipients_by_ref(
+        db: sqlite3.Connection, receipts: Sequence[Receipt]
+    ) -> dict[tuple[str, str], tuple[int, int, str, str]]:
+        """The one-part recipients the reports name, by (carrier, operator id)."""
+        refs_by_carrier: dict[str, list[str]] = {}
+        for receipt in receipts:
+            refs_by_carrier.setdefault(receipt.carrier, []).append(receipt.operator_ref)
+        found: dict[tuple[str, str], tuple[int, int, str, str]] = {}
+        for carrier, refs in refs_by_carrier.items():
+            rows = db.execute(
+                "SELECT r.operator_ref, r.account_id, r.message_id, r.phone, r.state"
+                " FROM json_each(?1) AS j CROSS JOIN recipients AS r"
+                " WHERE r.carrier = ?2 AND r.operator_ref = j.value",
+                (_encode_json(refs).decode(), carrier),
+            )
+            for ref, *recipient in rows:
+                found[(carrier, ref)] = (recipient[0], recipient[1], recipient[2], recipient[3])
+        return found
 
     def _apply_to_part(self, db: sqlite3.Connection, receipt: Receipt, now: float) -> int | None:
         """A report on one part of a long SMS; None when no part has this operator id.
@@ -491,14 +530,7 @@ class SQLiteStore:
     def _set_state(
         db: sqlite3.Connection, key: tuple[int, int, str], current: State, new: State, now: float
     ) -> None:
-        awaiting = new in AWAITING_REPORT
-        db.execute(
-            "UPDATE recipients SET state = ?,"
-            " status_at = CASE WHEN ? THEN ? ELSE status_at END,"
-            " report_until = CASE WHEN ? THEN report_until END"
-            " WHERE account_id = ? AND message_id = ? AND phone = ?",
-            (new, public_change(current, new), int(now), awaiting, *key),
-        )
+        db.execute(_SET_STATE, _state_change(key, current, new, now))
 
     @staticmethod
     def _take_early_receipts(
@@ -693,6 +725,21 @@ class SQLiteStore:
                 detail = f"STOP reply: {reply.text}"
                 db.execute(_INSERT_EVENT, (*key, now, state, reply.carrier, detail))
         return matched
+
+
+_SET_STATE = (
+    "UPDATE recipients SET state = ?,"
+    " status_at = CASE WHEN ? THEN ? ELSE status_at END,"
+    " report_until = CASE WHEN ? THEN report_until END"
+    " WHERE account_id = ? AND message_id = ? AND phone = ?"
+)
+
+
+def _state_change(
+    key: tuple[int, int, str], current: State, new: State, now: float
+) -> tuple[object, ...]:
+    """Parameters of `_SET_STATE`: the public date moves only with the public status."""
+    return (new, public_change(current, new), int(now), new in AWAITING_REPORT, *key)
 
 
 def _account(row: Sequence[Any]) -> Account:
