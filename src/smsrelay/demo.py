@@ -13,12 +13,14 @@ from smsrelay.service import accounts, sending
 from smsrelay.store.base import Account, Store
 
 DEMO_ACCOUNT = "demo"
+DEMO_CREDIT = 100.0
+DEMO_CREDIT_FLOOR = 10_000  # thousandths: 10.000 EUR
 SAMPLE_NUMBERS = "+33600000001,+33600000002,+33600000003,+33600000006,0612345678"
 
 
 async def _demo_account(store: Store) -> Account:
     account = await store.find_account(DEMO_ACCOUNT)
-    return account or await accounts.create_account(store, DEMO_ACCOUNT, credits=100.0)
+    return account or await accounts.create_account(store, DEMO_ACCOUNT, credits=DEMO_CREDIT)
 
 
 async def _demo_key(store: Store, key_file: Path) -> tuple[str, Account]:
@@ -43,6 +45,9 @@ async def prepare_demo(
 ) -> tuple[str, int]:
     """The demo key, and the id of a sample send the simulator will deliver."""
     key, account = await _demo_key(store, key_file)
+    if account.credits < DEMO_CREDIT_FLOOR:
+        # Every start sends a sample: a demo used long enough would run out of credit.
+        await store.add_credit(account.id, accounts.thousandths(DEMO_CREDIT) - account.credits)
     answer = await sending.send(
         store,
         account,
