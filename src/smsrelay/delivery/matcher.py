@@ -6,6 +6,10 @@ milliseconds and applied in one transaction, by the rules of domain.status. A ba
 store refuses (the database is briefly locked by another process) stays queued and is
 tried again: a report is dropped only when it is applied.
 
+Each sink returns a future that is done once the report is durably stored. A carrier
+acknowledges a report to the operator (SMPP `deliver_sm_resp`) only then, so that an
+operator re-sends whatever a crash interrupted.
+
 Replies (messages recipients send back) go the same way. Only STOP replies are kept
 (`domain.replies.is_stop` with the default keywords): each puts its number on the STOP
 list of the account whose SMS it answers and marks that recipient `stopSms`. Any other
@@ -32,16 +36,22 @@ class ReceiptMatcher:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._pending: list[Receipt] = []
+        self._pending_done: list[asyncio.Future[None]] = []
         self._stops: list[Reply] = []
+        self._stops_done: list[asyncio.Future[None]] = []
         self._arrived = asyncio.Event()
 
-    def receive(self, receipt: Receipt) -> None:
+    def receive(self, receipt: Receipt) -> asyncio.Future[None]:
         """The carrier's report sink: never blocks, never loses the report."""
+        done = asyncio.get_running_loop().create_future()
         self._pending.append(receipt)
+        self._pending_done.append(done)
         self._arrived.set()
+        return done
 
-    def receive_reply(self, reply: Reply) -> None:
+    def receive_reply(self, reply: Reply) -> asyncio.Future[None]:
         """The carrier's reply sink: never blocks, never loses a STOP."""
+        done = asyncio.get_running_loop().create_future()
         if not is_stop(reply.text, DEFAULT_STOP_KEYWORDS):
             log.debug(
                 "reply to %s %s is not a STOP; dropped: %r",
@@ -49,9 +59,12 @@ class ReceiptMatcher:
                 reply.operator_ref,
                 reply.text,
             )
-            return
+            done.set_result(None)
+            return done
         self._stops.append(reply)
+        self._stops_done.append(done)
         self._arrived.set()
+        return done
 
     async def run(self) -> None:
         while True:
@@ -72,6 +85,7 @@ class ReceiptMatcher:
                 log.warning("applying %d reports failed (%s); they stay queued", len(batch), exc)
                 return
             del self._pending[: len(batch)]
+            _settle(self._pending_done, len(batch))
         while self._stops:
             stops = self._stops[:MAX_BATCH]
             try:
@@ -82,8 +96,17 @@ class ReceiptMatcher:
                 )
                 return
             del self._stops[: len(stops)]
+            _settle(self._stops_done, len(stops))
             if matched < len(stops):
                 log.warning(
                     "%d STOP replies answer no SMS we know of; dropped", len(stops) - matched
                 )
         self._arrived.clear()
+
+
+def _settle(waiting: list[asyncio.Future[None]], count: int) -> None:
+    """Tell the carrier that the first `count` of `waiting` are stored."""
+    for done in waiting[:count]:
+        if not done.done():
+            done.set_result(None)
+    del waiting[:count]

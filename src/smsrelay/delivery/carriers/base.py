@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from smsrelay.store.base import AwaitingReport, Outbound, Receipt, Reply, Submission
 
-ReportSink = Callable[[Receipt], None]
-ReplySink = Callable[[Reply], None]
+# Both return a future that is done once what they were given is durably stored: a
+# carrier acknowledges it to the operator then, and not before.
+ReportSink = Callable[[Receipt], "asyncio.Future[None]"]
+ReplySink = Callable[[Reply], "asyncio.Future[None]"]
 
 
 class CarrierError(Exception):

@@ -1,0 +1,55 @@
+"""The matcher tells a carrier when a report is stored, never before."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from smsrelay.delivery.matcher import ReceiptMatcher
+from smsrelay.domain.status import State
+from smsrelay.store.base import Receipt, Reply
+from smsrelay.store.sqlite import SQLiteStore
+
+REPORT = Receipt("smsc", "42", State.DELIVERED, 0.0)
+
+
+async def open_store(path: Path) -> SQLiteStore:
+    store = SQLiteStore.open(path, busy_timeout=0.05)
+    await store.migrate()
+    return store
+
+
+def test_a_report_is_acknowledged_once_stored(tmp_path: Path) -> None:
+    async def scenario() -> tuple[bool, bool]:
+        matcher = ReceiptMatcher(await open_store(tmp_path / "m.db"))
+        stored = matcher.receive(REPORT)
+        before = stored.done()
+        await matcher.flush()
+        return before, stored.done()
+
+    assert asyncio.run(scenario()) == (False, True)
+
+
+def test_a_report_the_database_refused_is_not_acknowledged(tmp_path: Path) -> None:
+    async def scenario() -> tuple[bool, bool]:
+        matcher = ReceiptMatcher(await open_store(tmp_path / "m.db"))
+        other = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        stored = matcher.receive(REPORT)
+        await matcher.flush()
+        refused = stored.done()
+        other.execute("COMMIT")
+        other.close()
+        await matcher.flush()
+        return refused, stored.done()
+
+    assert asyncio.run(scenario()) == (False, True)
+
+
+def test_a_reply_that_is_not_a_stop_is_acknowledged_at_once(tmp_path: Path) -> None:
+    async def scenario() -> bool:
+        matcher = ReceiptMatcher(await open_store(tmp_path / "m.db"))
+        return matcher.receive_reply(Reply("smsc", "+33612345678", "Merci", 0.0)).done()
+
+    assert asyncio.run(scenario()) is True
