@@ -43,6 +43,38 @@ class SimulatorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     max_delay: float = 6 * 3600.0
 
 
+IdFormat = Literal["decimal", "hex", "text"]
+
+
+class ConnectorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One SMPP connection to an operator (docs/smpp.md). Only the TOML file sets these."""
+
+    name: str
+    system_id: str
+    host: str = "127.0.0.1"
+    port: int = 2775
+    password: str = ""
+    system_type: str = ""
+    bind: Literal["transceiver", "transmitter+receiver"] = "transceiver"
+    # submit_sm sent and not yet answered, at most; and submit_sm per second, at most.
+    window: int = 10
+    throughput: float = 100.0
+    submit_timeout: float = 30.0
+    enquire_link: float = 30.0
+    reconnect_min: float = 1.0
+    reconnect_max: float = 60.0
+    # Sender when a send names none; numeric senders go out as international numbers.
+    source: str = "SMSRELAY"
+    # How this operator writes its message ids in submit_sm_resp and in receipts.
+    submit_id_format: IdFormat = "text"
+    receipt_id_format: IdFormat = "text"
+    concatenation: Literal["udh", "sar"] = "udh"
+    # Destinations this connector serves, by E.164 prefix ("+33", "+3361"); the longest
+    # matching prefix of all connectors wins, and `fallback` takes the rest.
+    prefixes: list[str] = []
+    fallback: bool = False
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     database: str = DEFAULT_DATABASE
     host: str = "127.0.0.1"
@@ -68,6 +100,15 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     dispatch_interval: float = 0.05
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     simulator: SimulatorSettings = SimulatorSettings()
+    # No connector: the simulated operator delivers everything (demo, tests).
+    connectors: list[ConnectorSettings] = []
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.connectors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"connector names must be unique: {names}")
+        if sum(c.fallback for c in self.connectors) > 1:
+            raise ValueError("at most one connector may be the fallback")
 
 
 def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
