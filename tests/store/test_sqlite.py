@@ -426,3 +426,24 @@ def test_a_retry_puts_the_recipient_back_in_line(store: SQLiteStore, account_id:
     sync(store.record_submissions(retry, NOW, VALIDITY))
     assert sync(store.claim_due(NOW + 29, 100)) == []
     assert len(sync(store.claim_due(NOW + 30, 100))) == len(PHONES)
+
+
+def test_a_stop_naming_only_its_number_answers_the_last_sms_it_received(
+    store: SQLiteStore, account_id: int
+) -> None:
+    first = new_message(store, account_id)
+    submit_all(store, first, account_id)
+    second = new_message(store, account_id)
+    submit_all(store, second, account_id)
+    phone = PHONES[0]
+    assert sync(store.record_stop_replies([Reply("sim", phone, "STOP", NOW)], NOW)) == 1
+    assert status_of(store, account_id, second, phone)[2] == 1
+    assert status_of(store, account_id, first, phone)[2] == 0
+    assert [e.phone for e in sync(store.list_stops(account_id))] == [phone]
+
+
+def test_a_stop_from_a_number_we_never_sent_to_matches_nothing(
+    store: SQLiteStore, account_id: int
+) -> None:
+    reply = Reply("sim", "+33699999999", "STOP", NOW)
+    assert sync(store.record_stop_replies([reply], NOW)) == 0

@@ -408,6 +408,14 @@ class SQLiteStore:
                     for s in submissions
                 ],
             )
+            db.executemany(
+                "INSERT OR REPLACE INTO latest_recipient VALUES (?, ?, ?, ?, ?)",
+                [
+                    (s.phone, s.account_id, s.message_id, s.carrier, now)
+                    for s in done
+                    if s.operator_refs
+                ],
+            )
             refs = [(s.carrier, ref) for s in done for ref in s.operator_refs]
             early = self._take_early_receipts(db, refs)
             if early:
@@ -706,6 +714,16 @@ class SQLiteStore:
                     " WHERE carrier = ? AND operator_ref = ?",
                     (reply.carrier, reply.operator_ref),
                 ).fetchone()
+                if found is None and reply.operator_ref is None:
+                    # A real operator's STOP names only its number: it answers the last
+                    # SMS that number received.
+                    found = db.execute(
+                        "SELECT r.account_id, r.message_id, r.phone, r.state"
+                        " FROM latest_recipient AS l JOIN recipients AS r"
+                        " ON r.account_id = l.account_id AND r.message_id = l.message_id"
+                        " AND r.phone = l.phone WHERE l.phone = ?",
+                        (reply.phone,),
+                    ).fetchone()
                 if found is None:
                     continue
                 matched += 1
