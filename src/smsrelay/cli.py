@@ -241,3 +241,16 @@ def demo(
     )
     sys.stdout.flush()
     _serve(settings, access_log)
+
+
+SmscPortOption = Annotated[
+    int | None, typer.Option(help="port to listen on (default 2775; 0: any free port)")
+]
+
+
+@app.command()
+def smsc(host: HostOption = None, port: SmscPortOption = None, config: ConfigOption = None) -> None:
+    """A simulated operator (SMSC) speaking SMPP 3.4, for tests and development."""
+    from smsrelay.smsc.cli import run  # only this command needs the simulator
+
+    run(host, port, config)

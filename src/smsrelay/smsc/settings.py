@@ -1,0 +1,83 @@
+"""The SMSC simulator's settings: defaults, then a TOML file, then command-line options.
+
+The outcome model is smsrelay's own `[simulator]` table (`SimulatorSettings`: seed,
+time_scale, the shares of each fate, the delays, stop_replies), under `[outcomes]`, so a
+seed means the same fates in both simulators. Faults are off by default: an SMSC that
+behaves is the base case, and each test turns on the one misbehaviour it is about.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from smsrelay.config import ConfigError, SimulatorSettings
+
+IdFormat = Literal["decimal", "hex"]
+Share = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+
+
+class Faults(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What real SMSCs do that a careful ESME must survive.
+
+    The first five are shares of submit_sm. All but `permanent_error` are drawn per
+    attempt from the server's seeded generator, so a retry of the same SMS may pass;
+    `permanent_error` is drawn per SMS, so a retry meets it again. The switches change
+    every receipt.
+    """
+
+    # The connection is cut on receiving the submit_sm (unanswered, not accepted), with
+    # whatever else is in flight on it.
+    drop_connection: Share = 0.0
+    throttle: Share = 0.0  # answered ESME_RTHROTTLED, not accepted
+    queue_full: Share = 0.0  # answered ESME_RMSGQFUL, not accepted
+    permanent_error: Share = 0.0  # answered ESME_RSUBMITFAIL: the SMS is Not delivered
+    unanswered: Share = 0.0  # never answered, not accepted
+    report_before_response: bool = False  # the receipt, at once, before submit_sm_resp
+    duplicate_reports: bool = False  # every final receipt twice
+    out_of_order: bool = False  # an ENROUTE receipt after the final one
+    twelve_digit_dates: bool = False  # YYMMDDhhmmss instead of YYMMDDhhmm
+    nonstandard_stat: bool = False  # DELIVERED / FAILED instead of DELIVRD / UNDELIV
+    lowercase_receipts: bool = False  # "id:… stat:delivrd …"
+    omit_tlvs: bool = False  # no receipted_message_id / message_state: the text alone
+
+
+class SmscSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 2775  # 0: any free port (`SmscServer.port` tells which)
+    system_id: str = "smsrelay"
+    password: str = "smsrelay"  # noqa: S105 (a simulator's well-known default, like its port)
+    outcomes: SimulatorSettings = SimulatorSettings()
+    # How message ids are written in submit_sm_resp, and in the receipts (text and TLV):
+    # operators differ, and some differ between the two.
+    message_id_format: IdFormat = "decimal"
+    receipt_id_format: IdFormat = "decimal"
+    # More submit_sm than this unanswered on one connection: ESME_RTHROTTLED. Also the
+    # number of deliver_sm the SMSC keeps outstanding.
+    window: Annotated[int, msgspec.Meta(ge=1)] = 64
+    # Seconds before a submit_sm is answered (real time: it is latency, not network time).
+    response_delay: Annotated[float, msgspec.Meta(ge=0.0)] = 0.0
+    # A deliver_sm unanswered this long is sent again, as real SMSCs do.
+    resend_timeout: Annotated[float, msgspec.Meta(gt=0.0)] = 10.0
+    enquire_interval: Annotated[float, msgspec.Meta(gt=0.0)] = 30.0
+    # A JSON-lines file, one line per decision (docs/smsc.md); empty: none.
+    decisions_log: str = ""
+    faults: Faults = Faults()
+
+
+def load_smsc_settings(config_file: Path | None = None, **overrides: Any) -> SmscSettings:
+    """Settings from the file and `overrides` (those whose value is None are not given)."""
+    data: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read {config_file}: {exc}") from exc
+    data |= {name: value for name, value in overrides.items() if value is not None}
+    try:
+        return msgspec.convert(data, SmscSettings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"invalid SMSC configuration: {exc}") from exc

@@ -1,0 +1,187 @@
+"""Each fault switch of the SMSC simulator, as a test ESME observes it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from smsrelay.smpp.errors import SessionClosed, SessionTimeout
+from smsrelay.smpp.pdu import (
+    ESME_RMSGQFUL,
+    ESME_ROK,
+    ESME_RSUBMITFAIL,
+    ESME_RTHROTTLED,
+    STATE_DELIVERED,
+    STATE_ENROUTE,
+    SUBMIT_SM,
+    TLV_MESSAGE_STATE,
+    decode_message_id,
+    tlv_int,
+)
+from smsrelay.smsc.decisions import read_decisions
+from smsrelay.smsc.settings import SmscSettings
+from tests.smsc.esme import (
+    bound,
+    outcomes,
+    receipt_fields,
+    run,
+    running,
+    with_faults,
+)
+
+
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [
+        ("throttle", ESME_RTHROTTLED),
+        ("queue_full", ESME_RMSGQFUL),
+        ("permanent_error", ESME_RSUBMITFAIL),
+    ],
+)
+def test_refusal_faults_answer_their_status(
+    base: SmscSettings, log_path: Path, fault: str, status: int
+) -> None:
+    async def scenario() -> None:
+        async with running(with_faults(base, **{fault: 1.0})) as server:
+            esme = await bound(server)
+            assert await esme.submit() == (status, "")
+            assert await esme.nothing_more()  # no receipt for what was not accepted
+
+    run(scenario)
+    # Only the permanent refusal is a decision; the others ask for a retry.
+    decided = [(d.fate, d.status) for d in read_decisions(log_path)]
+    assert decided == ([("refused", status)] if fault == "permanent_error" else [])
+
+
+def test_an_unanswered_submit_times_out(base: SmscSettings) -> None:
+    async def scenario() -> None:
+        async with running(with_faults(base, unanswered=1.0)) as server:
+            esme = await bound(server)
+            with pytest.raises(SessionTimeout):
+                await esme.session.request(SUBMIT_SM, esme.submit_body(), 0.3)
+
+    run(scenario)
+
+
+def test_a_dropped_connection_fails_the_whole_window(base: SmscSettings) -> None:
+    async def scenario() -> None:
+        async with running(with_faults(base, drop_connection=1.0)) as server:
+            esme = await bound(server)
+            answers = [
+                asyncio.ensure_future(esme.session.request(SUBMIT_SM, esme.submit_body(), 2))
+                for _ in range(5)
+            ]
+            for answer in answers:
+                with pytest.raises(SessionClosed):
+                    await answer
+            await esme.session.closed
+
+    run(scenario)
+
+
+def test_beyond_its_window_the_smsc_throttles(base: SmscSettings) -> None:
+    settings = msgspec.structs.replace(base, window=2, response_delay=0.3)
+
+    async def scenario() -> None:
+        async with running(settings) as server:
+            esme = await bound(server)
+            answers = await asyncio.gather(*(esme.submit(text=b"%d" % n) for n in range(3)))
+            assert [status for status, _ in answers] == [ESME_ROK, ESME_ROK, ESME_RTHROTTLED]
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("before", [False, True])
+def test_report_before_response_sends_the_receipt_first(base: SmscSettings, before: bool) -> None:
+    async def scenario() -> None:
+        async with running(with_faults(base, report_before_response=before)) as server:
+            esme = await bound(server)
+            answer = esme.session.request_nowait(SUBMIT_SM, esme.submit_body())
+            esme.watched = answer
+            status, body = await answer
+            receipt = await esme.next()
+        assert status == ESME_ROK
+        assert receipt_fields(receipt)["id"] == decode_message_id(body)
+        assert esme.answered_first == [not before]
+
+    run(scenario)
+
+
+def test_duplicate_reports_send_each_final_receipt_twice(base: SmscSettings) -> None:
+    async def scenario() -> None:
+        async with running(with_faults(base, duplicate_reports=True)) as server:
+            esme = await bound(server)
+            await esme.submit()
+            assert await esme.next() == await esme.next()
+            assert await esme.nothing_more()
+
+    run(scenario)
+
+
+def test_out_of_order_sends_an_enroute_after_the_final_receipt(base: SmscSettings) -> None:
+    async def scenario() -> None:
+        async with running(with_faults(base, out_of_order=True)) as server:
+            esme = await bound(server)
+            _, message_id = await esme.submit()
+            final, late = await esme.next(), await esme.next()
+        assert tlv_int(final.tlvs[TLV_MESSAGE_STATE]) == STATE_DELIVERED
+        assert tlv_int(late.tlvs[TLV_MESSAGE_STATE]) == STATE_ENROUTE
+        assert receipt_fields(late)["stat"] == "ENROUTE"
+        assert receipt_fields(late)["id"] == message_id
+
+    run(scenario)
+
+
+def test_twelve_digit_dates(base: SmscSettings) -> None:
+    async def scenario() -> None:
+        async with running(with_faults(base, twelve_digit_dates=True)) as server:
+            esme = await bound(server)
+            await esme.submit()
+            fields = receipt_fields(await esme.next())
+        assert re.fullmatch(r"\d{12}", fields["submit date"])
+        assert re.fullmatch(r"\d{12}", fields["done date"])
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(("state", "word"), [("delivered", "DELIVERED"), ("undelivered", "FAILED")])
+def test_nonstandard_stat_words(base: SmscSettings, state: str, word: str) -> None:
+    settings = with_faults(
+        msgspec.structs.replace(base, outcomes=outcomes(state)), nonstandard_stat=True
+    )
+
+    async def scenario() -> None:
+        async with running(settings) as server:
+            esme = await bound(server)
+            await esme.submit()
+            assert receipt_fields(await esme.next())["stat"] == word
+
+    run(scenario)
+
+
+def test_lowercase_receipts(base: SmscSettings) -> None:
+    async def scenario() -> None:
+        async with running(with_faults(base, lowercase_receipts=True)) as server:
+            esme = await bound(server)
+            await esme.submit(text=b"HELLO")
+            receipt = await esme.next()
+        assert receipt.short_message == receipt.short_message.lower()
+        assert b"stat:delivrd" in receipt.short_message
+
+    run(scenario)
+
+
+def test_omitted_tlvs_leave_the_text_alone(base: SmscSettings) -> None:
+    async def scenario() -> None:
+        async with running(with_faults(base, omit_tlvs=True)) as server:
+            esme = await bound(server)
+            _, message_id = await esme.submit()
+            receipt = await esme.next()
+        assert receipt.tlvs == {}
+        assert receipt_fields(receipt)["id"] == message_id
+
+    run(scenario)
