@@ -9,20 +9,14 @@ alphabet makes the whole text fall back, which is why `é` is cheap and `á` is 
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from smsrelay.domain.gsm7 import BASIC, ESCAPE, EXTENSION
+
 Encoding = Literal["gsm7", "ucs2"]
 
 MAX_PARTS: Final = 10
 
-# The GSM 03.38 default alphabet in table order, less 0x1B: that code is the escape to the
-# extension table, not a character a text can contain.
-_GSM7_BASIC: Final = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ"
-    " !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
-    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-# Sent as the escape followed by a code, hence two septets each.
-_GSM7_EXTENSION: Final = frozenset("\f^{}\\[~]|€")
+_GSM7_BASIC: Final = frozenset(BASIC) - {chr(ESCAPE)}
+_GSM7_EXTENSION: Final = frozenset(EXTENSION)
 
 # Units in a text sent alone, and in each part of a longer one (the rest of a part carries the
 # header that lets the phone put the parts back together).

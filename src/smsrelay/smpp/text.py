@@ -17,36 +17,14 @@ on decode and encodes a stray U+001B as an escape that swallows the next charact
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from smsrelay.domain.gsm7 import BASIC, ESCAPE, EXTENSION
 from smsrelay.domain.segments import Encoding
 
 Concatenation = Literal["udh", "sar"]
 
-_ESCAPE: Final = 0x1B
-
-# The default alphabet indexed by code. 0x1B is the escape to the extension table, so its place
-# holds a character that is never mapped: a text's U+001B has no GSM code.
-_BASIC: Final = (
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ"
-    " !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
-    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-# The extension table's characters and their codes, each sent after the escape.
-_EXTENSION: Final = {
-    "\f": 0x0A,
-    "^": 0x14,
-    "{": 0x28,
-    "}": 0x29,
-    "\\": 0x2F,
-    "[": 0x3C,
-    "~": 0x3D,
-    "]": 0x3E,
-    "|": 0x40,
-    "€": 0x65,
-}
 _TO_GSM7: Final[dict[str, bytes]] = {
-    char: bytes((code,)) for code, char in enumerate(_BASIC) if code != _ESCAPE
-} | {char: bytes((_ESCAPE, code)) for char, code in _EXTENSION.items()}
+    char: bytes((code,)) for code, char in enumerate(BASIC) if code != ESCAPE
+} | {char: bytes((ESCAPE, code)) for char, code in EXTENSION.items()}
 _FROM_GSM7: Final = {octets: char for char, octets in _TO_GSM7.items()}
 
 # Octets of payload in a text sent alone, and in each part of a longer one (what segments.py
@@ -120,7 +98,7 @@ def decode_gsm7(data: bytes) -> str:
     chars: list[str] = []
     position = 0
     while position < len(data):
-        width = 2 if data[position] == _ESCAPE else 1
+        width = 2 if data[position] == ESCAPE else 1
         char = _FROM_GSM7.get(data[position : position + width])
         if char is None:
             end = min(position + width, len(data))
