@@ -61,3 +61,20 @@ def test_prices_come_from_the_built_in_table_unless_a_file_is_named() -> None:
 
 def test_stop_mention_defaults_to_the_french_opt_out_text() -> None:
     assert load_settings(environ={}).stop_mention == "STOP au 36180"
+
+
+def test_a_connector_with_no_throughput_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[[connectors]]\nname = "a"\nsystem_id = "x"\nthroughput = 0\n')
+    with pytest.raises(ConfigError, match="throughput"):
+        load_settings(config, environ={})
+
+
+def test_two_fallback_connectors_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[[connectors]]\nname = "a"\nsystem_id = "x"\nfallback = true\n'
+        '[[connectors]]\nname = "b"\nsystem_id = "y"\nfallback = true\n'
+    )
+    with pytest.raises(ConfigError, match="fallback"):
+        load_settings(config, environ={})

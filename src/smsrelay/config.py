@@ -12,7 +12,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -44,6 +44,7 @@ class SimulatorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
 
 
 IdFormat = Literal["decimal", "hex", "text"]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
 
 
 class ConnectorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -57,12 +58,12 @@ class ConnectorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     system_type: str = ""
     bind: Literal["transceiver", "transmitter+receiver"] = "transceiver"
     # submit_sm sent and not yet answered, at most; and submit_sm per second, at most.
-    window: int = 10
-    throughput: float = 100.0
-    submit_timeout: float = 30.0
-    enquire_link: float = 30.0
-    reconnect_min: float = 1.0
-    reconnect_max: float = 60.0
+    window: Annotated[int, msgspec.Meta(ge=1)] = 10
+    throughput: Positive = 100.0
+    submit_timeout: Positive = 30.0
+    enquire_link: Positive = 30.0
+    reconnect_min: Positive = 1.0
+    reconnect_max: Positive = 60.0
     # Sender when a send names none; numeric senders go out as international numbers.
     source: str = "SMSRELAY"
     # How this operator writes its message ids in submit_sm_resp and in receipts.
@@ -109,6 +110,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError(f"connector names must be unique: {names}")
         if sum(c.fallback for c in self.connectors) > 1:
             raise ValueError("at most one connector may be the fallback")
+        for c in self.connectors:
+            if c.reconnect_min > c.reconnect_max:
+                raise ValueError(f"connector {c.name}: reconnect_min exceeds reconnect_max")
 
 
 def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:

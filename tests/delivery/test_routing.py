@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from smsrelay.config import SimulatorSettings
+from smsrelay.config import ConnectorSettings, Settings, SimulatorSettings
 from smsrelay.delivery.carriers.routing import NO_ROUTE, Router, RoutingCarrier
 from smsrelay.delivery.carriers.simulator import SimulatorCarrier
+from smsrelay.delivery.engine import dispatch_batch
 from smsrelay.domain.status import State
 from smsrelay.store.base import Outbound
 
@@ -61,3 +62,9 @@ def test_an_unroutable_sms_is_refused_with_the_reason() -> None:
     carrier = RoutingCarrier({}, Router({}, None))
     answers = asyncio.run(carrier.submit([outbound("+33612345678")]))
     assert (answers[0].state, answers[0].detail) == (State.REJECTED, NO_ROUTE)
+
+
+def test_with_connectors_a_dispatch_batch_is_no_larger_than_their_windows() -> None:
+    connectors = [ConnectorSettings("a", "x", window=40), ConnectorSettings("b", "y", window=24)]
+    assert dispatch_batch(Settings(connectors=connectors)) == 64
+    assert dispatch_batch(Settings()) == Settings().dispatch_batch

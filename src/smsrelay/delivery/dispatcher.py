@@ -23,10 +23,12 @@ RETRY_PAUSE = 1.0
 
 
 class Dispatcher:
-    def __init__(self, store: Store, carrier: Carrier, settings: Settings) -> None:
+    def __init__(
+        self, store: Store, carrier: Carrier, settings: Settings, batch: int | None = None
+    ) -> None:
         self._store = store
         self._carrier = carrier
-        self._batch = settings.dispatch_batch
+        self._batch = batch or settings.dispatch_batch
         self._interval = settings.dispatch_interval
         self._validity = settings.validity
         self._work = asyncio.Event()

@@ -8,18 +8,44 @@ import time
 
 from smsrelay.config import Settings
 from smsrelay.delivery.carriers.base import Carrier
+from smsrelay.delivery.carriers.routing import Router, RoutingCarrier
 from smsrelay.delivery.carriers.simulator import SimulatorCarrier
+from smsrelay.delivery.carriers.smpp import SmppCarrier
 from smsrelay.delivery.dispatcher import Dispatcher
 from smsrelay.delivery.matcher import ReceiptMatcher
 from smsrelay.store.base import Store
 
 
+def configured_carrier(settings: Settings) -> Carrier:
+    """The configured SMPP connectors behind a router; the simulator when there are none."""
+    connectors = settings.connectors
+    if not connectors:
+        return SimulatorCarrier(settings.simulator)
+    fallback = next((c.name for c in connectors if c.fallback), None)
+    return RoutingCarrier(
+        {c.name: SmppCarrier(c) for c in connectors},
+        Router({c.name: c.prefixes for c in connectors}, fallback),
+    )
+
+
+def dispatch_batch(settings: Settings) -> int:
+    """Recipients per claim: with SMPP connectors, no more than their windows hold.
+
+    A batch is recorded once every SMS in it is answered; a crash before that sends the
+    whole batch again. Bounding it by the connectors' windows bounds the SMS an operator
+    may receive twice after a crash by what could be in flight anyway.
+    """
+    if not settings.connectors:
+        return settings.dispatch_batch
+    return min(settings.dispatch_batch, sum(c.window for c in settings.connectors))
+
+
 class DeliveryEngine:
     def __init__(self, store: Store, settings: Settings, carrier: Carrier | None = None) -> None:
         self.store = store
-        self.carrier = carrier or SimulatorCarrier(settings.simulator)
+        self.carrier = carrier or configured_carrier(settings)
         self.matcher = ReceiptMatcher(store)
-        self.dispatcher = Dispatcher(store, self.carrier, settings)
+        self.dispatcher = Dispatcher(store, self.carrier, settings, dispatch_batch(settings))
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:

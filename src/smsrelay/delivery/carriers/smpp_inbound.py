@@ -1,0 +1,176 @@
+"""What an SMSC sends us (deliver_sm): delivery receipts and recipients' replies.
+
+Each deliver_sm is answered only once what it carries is durably stored: the sink's
+future is done. A crash, a lost connection or a store that refuses the write therefore
+leaves it unanswered, and the SMSC sends it again; `domain.status` makes the duplicate
+harmless. Hence no deliver_sm_resp when the future fails: the SMSC's resend is the retry.
+
+A deliver_sm that cannot be used is acknowledged at once (ESME_ROK) and logged at
+warning level with its bytes: a PDU we cannot decode, or a receipt that names no
+message. The SMSC would re-send it forever otherwise, and a later attempt would read it
+no better; the log is what lets someone see what the operator sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from typing import Final
+
+from smsrelay.config import IdFormat
+from smsrelay.delivery.carriers.base import ReplySink, ReportSink
+from smsrelay.domain.phone import to_e164
+from smsrelay.domain.receipts import normalise_operator_id, read_receipt
+from smsrelay.smpp.codec import ShortMessage, decode_sm
+from smsrelay.smpp.errors import PduError
+from smsrelay.smpp.pdu import (
+    DELIVER_SM,
+    ESM_DELIVERY_RECEIPT,
+    ESM_UDHI,
+    ESME_RINVCMDID,
+    ESME_ROK,
+    GENERIC_NACK,
+    TLV_MESSAGE_PAYLOAD,
+    TLV_MESSAGE_STATE,
+    TLV_RECEIPTED_MESSAGE_ID,
+    tlv_int,
+)
+from smsrelay.smpp.session import Session
+from smsrelay.smpp.text import decode_gsm7
+from smsrelay.store.base import Receipt, Reply
+
+log = logging.getLogger(__name__)
+
+# esm_class bits 2-5: the message type (0x04: an SMSC delivery receipt).
+_MESSAGE_TYPE: Final = 0x3C
+_UCS2: Final = 0x08
+_GSM7: Final = 0x00
+TON_INTERNATIONAL: Final = 1
+# Our operators are French: a reply's number written nationally is read as French.
+REPLY_REGION: Final = "FR"
+
+
+class Inbound:
+    """The Session handler of one connector: deliver_sm to the report and reply sinks."""
+
+    def __init__(
+        self, carrier: str, receipt_id_format: IdFormat, reports: ReportSink, replies: ReplySink
+    ) -> None:
+        self.carrier = carrier
+        self.receipt_id_format = receipt_id_format
+        self._reports = reports
+        self._replies = replies
+
+    def __call__(
+        self, session: Session, command_id: int, status: int, sequence: int, body: bytes
+    ) -> None:
+        if command_id != DELIVER_SM:
+            session.respond(GENERIC_NACK, ESME_RINVCMDID, sequence)
+            return
+        try:
+            sm = decode_sm(command_id, sequence, body)
+        except PduError as exc:
+            log.warning(
+                "SMPP %s: unreadable deliver_sm acknowledged and dropped (%s): %s",
+                self.carrier,
+                exc,
+                body.hex(),
+            )
+            _acknowledge(session, sequence)
+            return
+        if sm.esm_class & _MESSAGE_TYPE == ESM_DELIVERY_RECEIPT:
+            stored = self._receipt(sm)
+        else:
+            stored = self._replies(self._reply(sm))
+        if stored is None:
+            _acknowledge(session, sequence)
+        else:
+            stored.add_done_callback(functools.partial(_acknowledge_stored, session, sequence))
+
+    def _receipt(self, sm: ShortMessage) -> asyncio.Future[None] | None:
+        """Hand a receipt to the report sink; None when it names no message."""
+        text = _payload(sm)
+        state_tlv = sm.tlvs.get(TLV_MESSAGE_STATE)
+        parsed = read_receipt(
+            text,
+            sm.tlvs.get(TLV_RECEIPTED_MESSAGE_ID),
+            tlv_int(state_tlv) if state_tlv else None,
+        )
+        if parsed is None:
+            log.warning(
+                "SMPP %s: receipt naming no message acknowledged and dropped: %r tlvs %r",
+                self.carrier,
+                text,
+                sm.tlvs,
+            )
+            return None
+        receipt = Receipt(
+            carrier=self.carrier,
+            operator_ref=normalise_operator_id(parsed.message_id, self.receipt_id_format),
+            state=parsed.state,
+            at=time.time(),
+            detail=f"err:{parsed.error}" if parsed.error else None,
+        )
+        log.debug("SMPP %s: receipt %s %s", self.carrier, receipt.operator_ref, receipt.state)
+        return self._reports(receipt)
+
+    def _reply(self, sm: ShortMessage) -> Reply:
+        return Reply(
+            carrier=self.carrier,
+            phone=reply_phone(sm.source_addr, sm.source_addr_ton),
+            text=reply_text(sm),
+            at=time.time(),
+        )
+
+
+def reply_phone(address: str, ton: int) -> str:
+    """The E.164 form of a reply's source address, as our recipients are stored.
+
+    International (TON 1) or written with "+": "+" and the digits. Otherwise read as a
+    French number ("0612…"), else as international digits without their "+"
+    ("33612…", what many SMSCs send with TON 0); else the address as it came, which
+    matches no recipient and is logged by the matcher.
+    """
+    digits = address.removeprefix("+")
+    if ton == TON_INTERNATIONAL or address.startswith("+"):
+        return "+" + digits
+    return to_e164(address, REPLY_REGION) or to_e164("+" + digits, REPLY_REGION) or address
+
+
+def reply_text(sm: ShortMessage) -> str:
+    """A reply's text, without the user data header of a concatenated part.
+
+    data_coding 0 is the SMSC default alphabet: GSM 03.38 in principle, Latin-1 or
+    ASCII at many SMSCs. GSM is tried first; octets it cannot read (any above 0x7F, as
+    "ARRÊT" in Latin-1 has) are read as Latin-1. Other codings than UCS-2 are read as
+    Latin-1, which decodes any octet: a reply is never lost to its coding.
+    """
+    payload = _payload(sm)
+    if sm.esm_class & ESM_UDHI and payload:
+        payload = payload[1 + payload[0] :]
+    if sm.data_coding == _UCS2:
+        return payload.decode("utf-16-be", "replace")
+    if sm.data_coding == _GSM7:
+        try:
+            return decode_gsm7(payload)
+        except UnicodeDecodeError:
+            pass
+    return payload.decode("latin-1")
+
+
+def _payload(sm: ShortMessage) -> bytes:
+    """short_message, or the message_payload TLV that replaces it for long texts."""
+    return sm.short_message or sm.tlvs.get(TLV_MESSAGE_PAYLOAD, b"")
+
+
+def _acknowledge(session: Session, sequence: int) -> None:
+    session.respond(DELIVER_SM, ESME_ROK, sequence, b"\0")
+
+
+def _acknowledge_stored(session: Session, sequence: int, stored: asyncio.Future[None]) -> None:
+    """Acknowledge once stored; if the session closed meanwhile, `respond` drops it and
+    the SMSC sends the PDU again on the next bind."""
+    if not stored.cancelled() and stored.exception() is None:
+        _acknowledge(session, sequence)

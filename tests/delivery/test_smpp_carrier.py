@@ -1,0 +1,523 @@
+"""The SMPP carrier against the SMSC simulator, over real loopback TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from smsrelay.config import ConnectorSettings, Settings
+from smsrelay.delivery.carriers.routing import RoutingCarrier
+from smsrelay.delivery.carriers.smpp import LOST, NOT_BOUND, SmppCarrier
+from smsrelay.delivery.carriers.smpp_inbound import reply_phone, reply_text
+from smsrelay.delivery.engine import DeliveryEngine
+from smsrelay.domain.segments import segment
+from smsrelay.domain.status import State
+from smsrelay.smpp.codec import ShortMessage, decode_sm
+from smsrelay.smpp.pdu import (
+    BINDS,
+    ESM_UDHI,
+    ESME_ROK,
+    ESME_RTHROTTLED,
+    SUBMIT_SM,
+    encode_message_id,
+)
+from smsrelay.smpp.session import Session
+from smsrelay.smsc.decisions import read_decisions
+from smsrelay.smsc.server import SmscServer
+from smsrelay.smsc.settings import SmscSettings
+from smsrelay.store.base import NewMessage, NewRecipient, Outbound, Receipt, Reply, Submission
+from smsrelay.store.sqlite import SQLiteStore
+from tests.smsc.esme import outcomes, run, running, with_faults
+
+PHONE = "+33611223344"
+LONG_TEXT = "Votre rendez-vous est confirmé. " * 6  # 192 characters: two parts
+
+
+@pytest.fixture
+def log_path(tmp_path: Path) -> Path:
+    return tmp_path / "decisions.jsonl"
+
+
+@pytest.fixture
+def smsc(log_path: Path) -> SmscSettings:
+    return SmscSettings(port=0, outcomes=outcomes(), decisions_log=str(log_path))
+
+
+def connector(port: int, **changes: Any) -> ConnectorSettings:
+    """A connector to the simulator's defaults, with timeouts a test can wait for."""
+    settings = ConnectorSettings(
+        name="operator",
+        system_id="smsrelay",
+        password="smsrelay",
+        port=port,
+        throughput=1000.0,
+        submit_timeout=1.0,
+        reconnect_min=0.05,
+        reconnect_max=0.2,
+        submit_id_format="decimal",
+        receipt_id_format="decimal",
+    )
+    return msgspec.structs.replace(settings, **changes)
+
+
+def outbound(text: str = "Bonjour", *, message_id: int = 1, sender: str | None = None) -> Outbound:
+    billed = segment(text)
+    return Outbound(1, message_id, PHONE, text, sender, billed.encoding, billed.parts)
+
+
+class Sinks:
+    """The matcher's side: collects what the carrier hands over, and may hold the
+    futures that say it is stored."""
+
+    def __init__(self, hold: bool = False) -> None:
+        self.hold = hold
+        self.receipts: asyncio.Queue[Receipt] = asyncio.Queue()
+        self.replies: asyncio.Queue[Reply] = asyncio.Queue()
+        self.held: list[asyncio.Future[None]] = []
+
+    def report(self, receipt: Receipt) -> asyncio.Future[None]:
+        self.receipts.put_nowait(receipt)
+        return self._stored()
+
+    def reply(self, reply: Reply) -> asyncio.Future[None]:
+        self.replies.put_nowait(reply)
+        return self._stored()
+
+    def _stored(self) -> asyncio.Future[None]:
+        stored = asyncio.get_running_loop().create_future()
+        if self.hold:
+            self.held.append(stored)
+        else:
+            stored.set_result(None)
+        return stored
+
+    def release(self) -> None:
+        for stored in self.held:
+            stored.set_result(None)
+        self.held.clear()
+
+
+async def until_bound(carrier: SmppCarrier, bound: bool = True) -> None:
+    async with asyncio.timeout(5):
+        while carrier.bound != bound:
+            await asyncio.sleep(0.01)
+
+
+@asynccontextmanager
+async def carrier_for(
+    server: SmscServer, sinks: Sinks | None = None, **changes: Any
+) -> AsyncIterator[SmppCarrier]:
+    """A started carrier bound to `server`, stopped on leaving."""
+    sinks = sinks or Sinks()
+    carrier = SmppCarrier(connector(server.port, **changes))
+    await carrier.start(sinks.report, sinks.reply, [])
+    try:
+        await until_bound(carrier)
+        yield carrier
+    finally:
+        await carrier.stop()
+
+
+async def submit_one(carrier: SmppCarrier, out: Outbound | None = None) -> Submission:
+    [answer] = await carrier.submit([out or outbound()])
+    return answer
+
+
+# -- submissions ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sender", "source"), [(None, "SMSRELAY"), ("+33700000000", "33700000000"), ("Acme", "Acme")]
+)
+def test_a_submission_carries_the_smsc_id(
+    smsc: SmscSettings, log_path: Path, sender: str | None, source: str
+) -> None:
+    async def scenario() -> Submission:
+        async with running(smsc) as server, carrier_for(server) as carrier:
+            return await submit_one(carrier, outbound(sender=sender))
+
+    answer = run(scenario)
+    [decision] = read_decisions(log_path)
+    assert (answer.state, answer.carrier, answer.retry_after) == (State.SUBMITTED, "operator", None)
+    assert answer.operator_refs == (str(decision.id),)
+    assert (decision.source, decision.destination) == (source, PHONE[1:])
+
+
+@pytest.mark.parametrize("concatenation", ["udh", "sar"])
+def test_a_long_sms_has_one_ref_per_part(
+    smsc: SmscSettings, log_path: Path, concatenation: str
+) -> None:
+    async def scenario() -> Submission:
+        async with (
+            running(smsc) as server,
+            carrier_for(server, concatenation=concatenation) as carrier,
+        ):
+            return await submit_one(carrier, outbound(LONG_TEXT))
+
+    answer = run(scenario)
+    decisions = sorted(read_decisions(log_path), key=lambda d: d.part)
+    assert [(d.part, d.parts) for d in decisions] == [(1, 2), (2, 2)]
+    assert answer.operator_refs == tuple(str(d.id) for d in decisions)
+
+
+@pytest.mark.parametrize("bind", ["transceiver", "transmitter+receiver"])
+def test_hex_submit_ids_match_decimal_receipt_ids(smsc: SmscSettings, bind: str) -> None:
+    settings = msgspec.structs.replace(smsc, message_id_format="hex", receipt_id_format="decimal")
+    sinks = Sinks()
+
+    async def scenario() -> tuple[Submission, Receipt]:
+        async with (
+            running(settings) as server,
+            carrier_for(
+                server, sinks, bind=bind, submit_id_format="hex", receipt_id_format="decimal"
+            ) as carrier,
+        ):
+            answer = await submit_one(carrier)
+            return answer, await asyncio.wait_for(sinks.receipts.get(), 2)
+
+    answer, receipt = run(scenario)
+    assert (receipt.carrier, receipt.state) == ("operator", State.DELIVERED)
+    assert answer.operator_refs == (receipt.operator_ref,)
+
+
+@pytest.mark.parametrize(
+    ("fault", "detail"), [("throttle", "throttled by the SMSC"), ("queue_full", "SMSC queue full")]
+)
+def test_a_throttled_sms_is_given_back_with_a_growing_delay(
+    smsc: SmscSettings, fault: str, detail: str
+) -> None:
+    async def scenario() -> list[Submission]:
+        async with (
+            running(with_faults(smsc, **{fault: 1.0})) as server,
+            carrier_for(server, reconnect_min=0.05, reconnect_max=10.0) as carrier,
+        ):
+            return [await submit_one(carrier) for _ in range(4)]
+
+    answers = run(scenario)
+    assert {(a.state, a.operator_refs, a.detail) for a in answers} == {(State.ACCEPTED, (), detail)}
+    delays = [a.retry_after or 0.0 for a in answers]
+    assert delays[0] == 0.05  # the first retry waits reconnect_min
+    assert 0.2 <= delays[3] <= 0.4  # then doubles, drawn in the upper half of its range
+
+
+def test_a_permanent_refusal_is_rejected_with_its_status(smsc: SmscSettings) -> None:
+    async def scenario() -> Submission:
+        async with (
+            running(with_faults(smsc, permanent_error=1.0)) as server,
+            carrier_for(server) as carrier,
+        ):
+            return await submit_one(carrier)
+
+    answer = run(scenario)
+    assert (answer.state, answer.detail, answer.retry_after) == (
+        State.REJECTED,
+        "submit_sm refused: 0x00000045",
+        None,
+    )
+
+
+def test_an_unanswered_submission_is_retried_after_the_timeout(smsc: SmscSettings) -> None:
+    async def scenario() -> tuple[float, Submission]:
+        async with (
+            running(with_faults(smsc, unanswered=1.0)) as server,
+            carrier_for(server, submit_timeout=0.2) as carrier,
+        ):
+            started = time.monotonic()
+            answer = await submit_one(carrier)
+            return time.monotonic() - started, answer
+
+    waited, answer = run(scenario)
+    assert waited >= 0.2
+    assert (answer.state, answer.detail) == (State.ACCEPTED, "no submit_sm_resp in 0.2 s")
+    assert answer.retry_after is not None
+
+
+def test_submissions_are_paced_at_the_throughput(smsc: SmscSettings) -> None:
+    batch = [outbound(message_id=n) for n in range(10)]
+
+    async def scenario() -> tuple[float, list[Submission]]:
+        async with running(smsc) as server, carrier_for(server, throughput=20.0) as carrier:
+            started = time.monotonic()
+            answers = await carrier.submit(batch)
+            return time.monotonic() - started, answers
+
+    took, answers = run(scenario)
+    assert {a.state for a in answers} == {State.SUBMITTED}
+    assert [a.message_id for a in answers] == list(range(10))  # in batch order
+    assert took >= 9 / 20 - 0.02  # ten submit_sm, 50 ms apart
+
+
+def test_without_a_bind_every_sms_is_given_back(
+    smsc: SmscSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    sinks = Sinks()
+
+    async def scenario() -> Submission:
+        async with running(smsc) as server:
+            carrier = SmppCarrier(connector(server.port, password="wrong"))
+            await carrier.start(sinks.report, sinks.reply, [])
+            await asyncio.sleep(0.3)  # several refused binds
+            assert not carrier.bound
+            answer = await submit_one(carrier)
+            await carrier.stop()
+            return answer
+
+    answer = run(scenario)
+    assert (answer.state, answer.detail) == (State.ACCEPTED, NOT_BOUND)
+    refusals = [r for r in caplog.records if "bind_transceiver refused" in r.getMessage()]
+    assert len(refusals) >= 2
+    assert "0x0000000E" in refusals[0].getMessage()  # ESME_RINVPASWD
+
+
+class Recorder:
+    """An SMSC of a few lines that keeps every submit_sm, to read fields the simulator's
+    decisions log does not show; it answers them with `statuses` in turn, then ESME_ROK."""
+
+    def __init__(self, *statuses: int) -> None:
+        self.statuses = list(statuses)
+        self.submits: list[ShortMessage] = []
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[int]:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(self._connection, "127.0.0.1", 0)
+        try:
+            yield int(server.sockets[0].getsockname()[1])
+        finally:
+            server.close()
+
+    def _connection(self) -> Session:
+        session = Session(enquire_interval=None)
+
+        def answer(command_id: int, status: int, sequence: int, body: bytes) -> None:
+            if command_id in BINDS:
+                session.respond(command_id, ESME_ROK, sequence, encode_message_id("REC"))
+            elif command_id == SUBMIT_SM:
+                self.submits.append(decode_sm(command_id, sequence, body))
+                status = self.statuses.pop(0) if self.statuses else ESME_ROK
+                session.respond(SUBMIT_SM, status, sequence, encode_message_id("ab"))
+
+        session.handler = answer
+        return session
+
+
+@pytest.mark.parametrize(
+    ("sender", "source", "ton", "npi"),
+    [("Acme", "Acme", 5, 0), ("+33700000000", "33700000000", 1, 1)],
+)
+def test_a_submit_sm_carries_the_addresses_and_asks_for_a_receipt(
+    sender: str, source: str, ton: int, npi: int
+) -> None:
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        async with recorder.serving() as port:
+            carrier = SmppCarrier(connector(port))
+            await carrier.start(Sinks().report, Sinks().reply, [])
+            await until_bound(carrier)
+            await submit_one(carrier, outbound("Ça coûte 5 €", sender=sender))
+            await carrier.stop()
+
+    run(scenario)
+    [sm] = recorder.submits
+    assert (sm.source_addr, sm.source_addr_ton, sm.source_addr_npi) == (source, ton, npi)
+    assert (sm.destination_addr, sm.dest_addr_ton, sm.dest_addr_npi) == (PHONE[1:], 1, 1)
+    assert (sm.registered_delivery, sm.data_coding, sm.esm_class) == (1, 8, 0)  # UCS-2, whole
+    assert sm.short_message == "Ça coûte 5 €".encode("utf-16-be")
+
+
+def test_a_long_sms_submitted_again_keeps_its_concatenation_reference() -> None:
+    recorder = Recorder(ESME_ROK, ESME_RTHROTTLED)  # part 1 accepted, part 2 throttled
+
+    async def scenario() -> list[Submission]:
+        async with recorder.serving() as port:
+            carrier = SmppCarrier(connector(port))
+            await carrier.start(Sinks().report, Sinks().reply, [])
+            await until_bound(carrier)
+            answers = [await submit_one(carrier, outbound(LONG_TEXT)) for _ in range(2)]
+            other = await submit_one(carrier, outbound(LONG_TEXT, message_id=2))
+            await carrier.stop()
+            return [*answers, other]
+
+    throttled, resubmitted, other = run(scenario)
+    assert [a.state for a in (throttled, resubmitted, other)] == [
+        State.ACCEPTED,
+        State.SUBMITTED,
+        State.SUBMITTED,
+    ]
+    assert resubmitted.operator_refs == ("ab", "ab")
+    # Each part's UDH: 05 00 03, the reference, the count, the part number.
+    udhs = [sm.short_message[:6] for sm in recorder.submits]
+    assert [(udh[4], udh[5]) for udh in udhs] == [(2, 1), (2, 2)] * 3
+    assert len({udh[3] for udh in udhs[:4]}) == 1  # the whole SMS again, same reference
+    assert udhs[4][3] != udhs[0][3]  # another SMS, another reference
+
+
+# -- receipts and replies ----------------------------------------------------------------
+
+
+def test_a_receipt_is_acknowledged_only_once_stored(smsc: SmscSettings) -> None:
+    settings = msgspec.structs.replace(smsc, resend_timeout=0.3)
+    sinks = Sinks(hold=True)
+
+    async def scenario() -> None:
+        async with running(settings) as server, carrier_for(server, sinks) as carrier:
+            await submit_one(carrier)
+            first = await asyncio.wait_for(sinks.receipts.get(), 2)
+            # Not stored yet, so not acknowledged: the SMSC sends it again.
+            again = await asyncio.wait_for(sinks.receipts.get(), 2)
+            assert again.operator_ref == first.operator_ref
+            sinks.release()
+            await asyncio.sleep(1.0)  # three resend timeouts
+            assert sinks.receipts.empty()  # acknowledged now: never sent again
+
+    run(scenario)
+
+
+def test_a_stop_reply_reaches_the_reply_sink_with_the_e164_number(smsc: SmscSettings) -> None:
+    settings = msgspec.structs.replace(smsc, outcomes=outcomes(stop_replies=1.0))
+    sinks = Sinks()
+
+    async def scenario() -> Reply:
+        async with running(settings) as server, carrier_for(server, sinks) as carrier:
+            await submit_one(carrier)
+            return await asyncio.wait_for(sinks.replies.get(), 5)
+
+    reply = run(scenario)
+    assert (reply.carrier, reply.phone, reply.text, reply.operator_ref) == (
+        "operator",
+        PHONE,
+        "STOP",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("address", "ton", "e164"),
+    [
+        ("33611223344", 1, "+33611223344"),  # international
+        ("0611223344", 0, "+33611223344"),  # French, written nationally
+        ("33611223344", 0, "+33611223344"),  # international digits, TON unknown
+        ("447911123456", 0, "+447911123456"),
+        ("+33611223344", 0, "+33611223344"),
+        ("36180", 3, "36180"),  # a short code is no phone number: kept as it came
+    ],
+)
+def test_a_reply_number_is_read_as_e164(address: str, ton: int, e164: str) -> None:
+    assert reply_phone(address, ton) == e164
+
+
+@pytest.mark.parametrize(
+    ("payload", "data_coding", "esm_class", "text"),
+    [
+        (b"\x00 STOP", 0, 0, "@ STOP"),  # GSM 03.38: 0x00 is "@"
+        ("ARRÊT".encode("latin-1"), 0, 0, "ARRÊT"),  # an SMSC sending Latin-1 as default
+        ("ARRÊT".encode("utf-16-be"), 8, 0, "ARRÊT"),
+        (bytes((5, 0, 3, 7, 2, 1)) + b"STOP", 0, ESM_UDHI, "STOP"),  # a concatenated part
+    ],
+)
+def test_a_reply_text_is_decoded_by_its_coding(
+    payload: bytes, data_coding: int, esm_class: int, text: str
+) -> None:
+    sm = ShortMessage("33611223344", "SMSRELAY", payload, esm_class=esm_class)
+    assert reply_text(msgspec.structs.replace(sm, data_coding=data_coding)) == text
+
+
+# -- the connection --------------------------------------------------------------------------
+
+
+def test_the_carrier_reconnects_after_the_smsc_drops_the_connection(smsc: SmscSettings) -> None:
+    async def scenario() -> tuple[Submission, Submission]:
+        dropping = SmscServer(with_faults(smsc, drop_connection=1.0))
+        await dropping.start()
+        carrier = SmppCarrier(connector(dropping.port))
+        sinks = Sinks()
+        await carrier.start(sinks.report, sinks.reply, [])
+        try:
+            await until_bound(carrier)
+            lost = await submit_one(carrier)
+            await until_bound(carrier)  # bound again to the same SMSC
+            port = dropping.port
+            await dropping.stop()  # and then it goes away for a while
+            await until_bound(carrier, False)
+            restarted = msgspec.structs.replace(smsc, port=port)
+            async with running(restarted):
+                await until_bound(carrier)
+                return lost, await submit_one(carrier)
+        finally:
+            await carrier.stop()
+
+    lost, sent = run(scenario)
+    assert (lost.state, lost.detail) == (State.ACCEPTED, LOST)
+    assert lost.retry_after is not None
+    assert sent.state is State.SUBMITTED
+
+
+def test_stop_unbinds_and_does_not_reconnect(
+    smsc: SmscSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+
+    async def scenario() -> float:
+        async with running(smsc) as server:
+            carrier = SmppCarrier(connector(server.port, submit_timeout=5.0))
+            sinks = Sinks()
+            await carrier.start(sinks.report, sinks.reply, [])
+            await until_bound(carrier)
+            started = time.monotonic()
+            await carrier.stop()
+            took = time.monotonic() - started
+            await asyncio.sleep(0.5)  # more than twice reconnect_max
+            assert not carrier.bound
+            return took
+
+    # The SMSC answered the unbind: no waiting for the 5 s bound, no reconnection.
+    assert run(scenario) < 1.0
+    messages = [r.getMessage() for r in caplog.records if r.name.endswith("smpp_link")]
+    assert [m for m in messages if "bound to" in m] == [messages[0]]
+    assert not [m for m in messages if "lost" in m]
+
+
+# -- wired into the engine -----------------------------------------------------------------
+
+
+def test_the_engine_delivers_through_the_configured_connector(
+    smsc: SmscSettings, tmp_path: Path
+) -> None:
+    phones = [f"+3361234{n:04d}" for n in range(20)]
+
+    async def scenario() -> set[str]:
+        store = SQLiteStore.open(tmp_path / "engine.db", busy_timeout=10.0)
+        await store.migrate()
+        account = await store.create_account("acme", "FR", "fr", 0, int(time.time()))
+        recipients = [NewRecipient(p, None, "gsm7", 1) for p in phones]
+        message = NewMessage(account.id, "Bonjour", None, None, False, len(phones), 0, recipients)
+        message_id = await store.create_message(message, time.time())
+        async with running(smsc) as server:
+            settings = Settings(connectors=[connector(server.port, prefixes=["+33"])])
+            engine = DeliveryEngine(store, settings)
+            assert isinstance(engine.carrier, RoutingCarrier)
+            await engine.start()
+            try:
+                async with asyncio.timeout(10):
+                    while True:
+                        found = await store.lookup_statuses(
+                            account.id, [(message_id, p) for p in phones]
+                        )
+                        states = {row[0] for row in found.values()}
+                        if states == {State.DELIVERED}:
+                            return states
+                        await asyncio.sleep(0.05)
+            finally:
+                await engine.stop()
+                await store.close()
+
+    assert run(scenario) == {State.DELIVERED}
