@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from smsrelay.config import load_settings
 from smsrelay.smsc.settings import load_smsc_settings
 
 DOCS = Path(__file__).parent.parent / "docs"
@@ -19,3 +20,20 @@ def test_the_smsc_settings_example_is_read_as_written(tmp_path: Path) -> None:
     example.write_text(toml_blocks("smsc.md")[0])
     settings = load_smsc_settings(example)
     assert (settings.message_id_format, settings.receipt_id_format) == ("hex", "decimal")
+
+
+def test_the_connector_example_is_read_as_written(tmp_path: Path) -> None:
+    example = tmp_path / "smsrelay.toml"
+    example.write_text(toml_blocks("smpp.md")[0])
+    (connector,) = load_settings(example, environ={}).connectors
+    assert (connector.name, connector.prefixes) == ("orange", ["+33"])
+
+
+def test_the_readme_connector_example_is_read_as_written(tmp_path: Path) -> None:
+    readme = (DOCS.parent / "README.md").read_text()
+    block = re.search(r"<<'TOML'\n(.*?)TOML\n", readme, re.S)
+    assert block is not None
+    example = tmp_path / "smsrelay.toml"
+    example.write_text(block.group(1))
+    (connector,) = load_settings(example, environ={}).connectors
+    assert connector.fallback is True
