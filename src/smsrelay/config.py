@@ -101,6 +101,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     dispatch_interval: float = 0.05
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     simulator: SimulatorSettings = SimulatorSettings()
+    # Replies read as an opt-out (any case, accents and punctuation ignored, the whole
+    # text); empty: STOP, ARRET, STOP SMS, DESABONNER... (domain/replies.py).
+    stop_keywords: list[str] = []
     # No connector: the simulated operator delivers everything (demo, tests).
     connectors: list[ConnectorSettings] = []
 

@@ -47,9 +47,24 @@ def test_a_report_the_database_refused_is_not_acknowledged(tmp_path: Path) -> No
     assert asyncio.run(scenario()) == (False, True)
 
 
-def test_a_reply_that_is_not_a_stop_is_acknowledged_at_once(tmp_path: Path) -> None:
-    async def scenario() -> bool:
+def test_a_reply_is_acknowledged_once_stored(tmp_path: Path) -> None:
+    async def scenario() -> tuple[bool, bool]:
         matcher = ReceiptMatcher(await open_store(tmp_path / "m.db"))
-        return matcher.receive_reply(Reply("smsc", "+33612345678", "Merci", 0.0)).done()
+        stored = matcher.receive_reply(Reply("smsc", "+33612345678", "Merci", 0.0))
+        before = stored.done()
+        await matcher.flush()
+        return before, stored.done()
 
-    assert asyncio.run(scenario()) is True
+    assert asyncio.run(scenario()) == (False, True)
+
+
+def test_configured_keywords_decide_what_is_a_stop(tmp_path: Path) -> None:
+    async def scenario() -> list[tuple[str, int]]:
+        store = await open_store(tmp_path / "m.db")
+        matcher = ReceiptMatcher(store, frozenset({"halt"}))
+        for text in ("HALT", "STOP"):
+            matcher.receive_reply(Reply("smsc", "+33612345678", text, 0.0))
+        await matcher.flush()
+        return store._db.execute("SELECT text, stop FROM replies ORDER BY id").fetchall()
+
+    assert asyncio.run(scenario()) == [("HALT", 1), ("STOP", 0)]

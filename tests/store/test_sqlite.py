@@ -317,8 +317,8 @@ def test_a_stop_reply_lists_the_number_and_marks_its_recipient(
     message_id = new_message(store, account_id)
     submit_all(store, message_id, account_id)
     phone = PHONES[0]
-    reply = Reply("sim", phone, "STOP", NOW, f"ref-{phone}")
-    assert sync(store.record_stop_replies([reply], NOW)) == 1
+    reply = Reply("sim", phone, "STOP", NOW, f"ref-{phone}", stop=True)
+    assert sync(store.record_replies([reply], NOW)) == 1
     assert [e.phone for e in sync(store.list_stops(account_id))] == [phone]
     assert status_of(store, account_id, message_id, phone)[2] == 1
     assert status_of(store, account_id, message_id, PHONES[1])[2] == 0
@@ -330,7 +330,7 @@ def test_a_stop_reply_keeps_the_state_and_writes_history(
     message_id = new_message(store, account_id)
     submit_all(store, message_id, account_id)
     phone = PHONES[0]
-    sync(store.record_stop_replies([Reply("sim", phone, "Stop.", NOW, f"ref-{phone}")], NOW))
+    sync(store.record_replies([Reply("sim", phone, "Stop.", NOW, f"ref-{phone}", stop=True)], NOW))
     last = store._db.execute(
         "SELECT state, source, detail FROM status_events WHERE phone = ? ORDER BY id DESC",
         (phone,),
@@ -341,8 +341,8 @@ def test_a_stop_reply_keeps_the_state_and_writes_history(
 def test_a_stop_reply_for_an_unknown_sms_matches_nothing(
     store: SQLiteStore, account_id: int
 ) -> None:
-    reply = Reply("sim", PHONES[0], "STOP", NOW, "ref-nobody")
-    assert sync(store.record_stop_replies([reply], NOW)) == 0
+    reply = Reply("sim", PHONES[0], "STOP", NOW, "ref-nobody", stop=True)
+    assert sync(store.record_replies([reply], NOW)) == 0
     assert sync(store.list_stops(account_id)) == []
 
 
@@ -436,7 +436,7 @@ def test_a_stop_naming_only_its_number_answers_the_last_sms_it_received(
     second = new_message(store, account_id)
     submit_all(store, second, account_id)
     phone = PHONES[0]
-    assert sync(store.record_stop_replies([Reply("sim", phone, "STOP", NOW)], NOW)) == 1
+    assert sync(store.record_replies([Reply("sim", phone, "STOP", NOW, stop=True)], NOW)) == 1
     assert status_of(store, account_id, second, phone)[2] == 1
     assert status_of(store, account_id, first, phone)[2] == 0
     assert [e.phone for e in sync(store.list_stops(account_id))] == [phone]
@@ -445,5 +445,23 @@ def test_a_stop_naming_only_its_number_answers_the_last_sms_it_received(
 def test_a_stop_from_a_number_we_never_sent_to_matches_nothing(
     store: SQLiteStore, account_id: int
 ) -> None:
-    reply = Reply("sim", "+33699999999", "STOP", NOW)
-    assert sync(store.record_stop_replies([reply], NOW)) == 0
+    reply = Reply("sim", "+33699999999", "STOP", NOW, stop=True)
+    assert sync(store.record_replies([reply], NOW)) == 0
+
+
+def test_a_reply_is_kept_for_the_account_whose_sms_it_answers(
+    store: SQLiteStore, account_id: int
+) -> None:
+    message_id = new_message(store, account_id)
+    submit_all(store, message_id, account_id)
+    phone = PHONES[0]
+    sync(store.record_replies([Reply("sim", phone, "Merci !", NOW, f"ref-{phone}")], NOW))
+    kept = store._db.execute("SELECT account_id, message_id, text, stop FROM replies").fetchall()
+    assert kept == [(account_id, message_id, "Merci !", 0)]
+    assert sync(store.list_stops(account_id)) == []
+
+
+def test_a_reply_to_no_known_sms_is_kept_without_an_account(store: SQLiteStore) -> None:
+    sync(store.record_replies([Reply("sim", "+33699999999", "Hello", NOW)], NOW))
+    kept = store._db.execute("SELECT account_id, phone FROM replies").fetchall()
+    assert kept == [(None, "+33699999999")]

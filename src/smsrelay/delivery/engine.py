@@ -13,6 +13,7 @@ from smsrelay.delivery.carriers.simulator import SimulatorCarrier
 from smsrelay.delivery.carriers.smpp import SmppCarrier
 from smsrelay.delivery.dispatcher import Dispatcher
 from smsrelay.delivery.matcher import ReceiptMatcher
+from smsrelay.domain.replies import DEFAULT_STOP_KEYWORDS
 from smsrelay.store.base import Store
 
 
@@ -44,7 +45,9 @@ class DeliveryEngine:
     def __init__(self, store: Store, settings: Settings, carrier: Carrier | None = None) -> None:
         self.store = store
         self.carrier = carrier or configured_carrier(settings)
-        self.matcher = ReceiptMatcher(store)
+        self.matcher = ReceiptMatcher(
+            store, frozenset(settings.stop_keywords) or DEFAULT_STOP_KEYWORDS
+        )
         self.dispatcher = Dispatcher(store, self.carrier, settings, dispatch_batch(settings))
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -10,11 +10,10 @@ Each sink returns a future that is done once the report is durably stored. A car
 acknowledges a report to the operator (SMPP `deliver_sm_resp`) only then, so that an
 operator re-sends whatever a crash interrupted.
 
-Replies (messages recipients send back) go the same way. Only STOP replies are kept
-(`domain.replies.is_stop` with the default keywords): each puts its number on the STOP
-list of the account whose SMS it answers and marks that recipient `stopSms`. Any other
-reply is logged at debug level and dropped for now: storing replies for the customer to
-read is a later issue. A STOP reply that answers no SMS we know of is logged and dropped.
+Replies (messages recipients send back) go the same way and are all kept for the
+customer whose SMS they answer. A STOP reply (`domain.replies.is_stop`, with the
+configured keywords) also puts its number on that account's STOP list and marks the
+recipient `stopSms`. A reply that answers no SMS we know of is kept without an account.
 """
 
 from __future__ import annotations
@@ -22,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+
+import msgspec
 
 from smsrelay.domain.replies import DEFAULT_STOP_KEYWORDS, is_stop
 from smsrelay.store.base import Receipt, Reply, Store, StoreError
@@ -33,12 +34,13 @@ MAX_BATCH = 1000
 
 
 class ReceiptMatcher:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, stop_keywords: frozenset[str] = DEFAULT_STOP_KEYWORDS) -> None:
         self._store = store
+        self._stop_keywords = stop_keywords
         self._pending: list[Receipt] = []
         self._pending_done: list[asyncio.Future[None]] = []
-        self._stops: list[Reply] = []
-        self._stops_done: list[asyncio.Future[None]] = []
+        self._replies: list[Reply] = []
+        self._replies_done: list[asyncio.Future[None]] = []
         self._arrived = asyncio.Event()
 
     def receive(self, receipt: Receipt) -> asyncio.Future[None]:
@@ -50,19 +52,11 @@ class ReceiptMatcher:
         return done
 
     def receive_reply(self, reply: Reply) -> asyncio.Future[None]:
-        """The carrier's reply sink: never blocks, never loses a STOP."""
+        """The carrier's reply sink: never blocks, never loses a reply."""
         done = asyncio.get_running_loop().create_future()
-        if not is_stop(reply.text, DEFAULT_STOP_KEYWORDS):
-            log.debug(
-                "reply to %s %s is not a STOP; dropped: %r",
-                reply.carrier,
-                reply.operator_ref,
-                reply.text,
-            )
-            done.set_result(None)
-            return done
-        self._stops.append(reply)
-        self._stops_done.append(done)
+        stop = is_stop(reply.text, self._stop_keywords)
+        self._replies.append(msgspec.structs.replace(reply, stop=stop))
+        self._replies_done.append(done)
         self._arrived.set()
         return done
 
@@ -86,20 +80,19 @@ class ReceiptMatcher:
                 return
             del self._pending[: len(batch)]
             _settle(self._pending_done, len(batch))
-        while self._stops:
-            stops = self._stops[:MAX_BATCH]
+        while self._replies:
+            replies = self._replies[:MAX_BATCH]
             try:
-                matched = await self._store.record_stop_replies(stops, time.time())
+                matched = await self._store.record_replies(replies, time.time())
             except StoreError as exc:
-                log.warning(
-                    "recording %d STOP replies failed (%s); they stay queued", len(stops), exc
-                )
+                log.warning("recording %d replies failed (%s); they stay queued", len(replies), exc)
                 return
-            del self._stops[: len(stops)]
-            _settle(self._stops_done, len(stops))
-            if matched < len(stops):
+            del self._replies[: len(replies)]
+            _settle(self._replies_done, len(replies))
+            if matched < len(replies):
                 log.warning(
-                    "%d STOP replies answer no SMS we know of; dropped", len(stops) - matched
+                    "%d replies answer no SMS we know of; kept without an account",
+                    len(replies) - matched,
                 )
         self._arrived.clear()
 

@@ -142,6 +142,7 @@ class Reply(msgspec.Struct, frozen=True):
     text: str
     at: float
     operator_ref: str | None = None
+    stop: bool = False  # an opt-out, as the matcher read it
 
 
 class RecipientView(msgspec.Struct, frozen=True):
@@ -266,9 +267,10 @@ class Store(Protocol):
         """Which of `phones` are on the account's STOP list."""
         ...
 
-    async def record_stop_replies(self, replies: Sequence[Reply], now: float) -> int:
-        """Put each replying number on the STOP list of the account whose SMS it answers,
-        and mark that recipient `stopSms`; how many replies matched a recipient."""
+    async def record_replies(self, replies: Sequence[Reply], now: float) -> int:
+        """Keep each reply for the account whose SMS it answers; for a STOP, put the number
+        on that account's STOP list and mark the recipient `stopSms`. How many replies
+        matched a recipient (the others are kept without an account)."""
         ...
 
     async def claim_due(self, now: float, limit: int) -> list[Outbound]:

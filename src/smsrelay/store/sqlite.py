@@ -705,7 +705,7 @@ class SQLiteStore:
         )
         return {row[0] for row in rows}
 
-    async def record_stop_replies(self, replies: Sequence[Reply], now: float) -> int:
+    async def record_replies(self, replies: Sequence[Reply], now: float) -> int:
         matched = 0
         async with self._write() as db:
             for reply in replies:
@@ -724,9 +724,25 @@ class SQLiteStore:
                         " AND r.phone = l.phone WHERE l.phone = ?",
                         (reply.phone,),
                     ).fetchone()
+                db.execute(
+                    "INSERT INTO replies"
+                    " (account_id, message_id, phone, carrier, text, stop, at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        found and found[0],
+                        found and found[1],
+                        reply.phone,
+                        reply.carrier,
+                        reply.text,
+                        reply.stop,
+                        reply.at,
+                    ),
+                )
                 if found is None:
                     continue
                 matched += 1
+                if not reply.stop:
+                    continue
                 *key, state = found
                 db.execute(
                     "INSERT INTO stop_list (account_id, phone, source, created_at)"
