@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench bench-send clean
+.PHONY: run test lint format bench bench-send bench-e2e clean
 
 $(BIN)/smsrelay: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: set PYTHON=..."; exit 1; }
@@ -30,6 +30,9 @@ bench: $(BIN)/smsrelay
 
 bench-send: $(BIN)/smsrelay
 	$(BIN)/python bench/send.py
+
+bench-e2e: $(BIN)/smsrelay
+	$(BIN)/python bench/end_to_end.py
 
 format: $(BIN)/smsrelay
 	$(BIN)/ruff format src tests bench
