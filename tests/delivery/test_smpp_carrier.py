@@ -15,7 +15,7 @@ import pytest
 
 from smsrelay.config import ConnectorSettings, Settings
 from smsrelay.delivery.carriers.routing import RoutingCarrier
-from smsrelay.delivery.carriers.smpp import LOST, NOT_BOUND, SmppCarrier
+from smsrelay.delivery.carriers.smpp import LOST, NOT_BOUND, Pacer, SmppCarrier
 from smsrelay.delivery.carriers.smpp_inbound import reply_phone, reply_text
 from smsrelay.delivery.engine import DeliveryEngine
 from smsrelay.domain.segments import segment
@@ -521,3 +521,26 @@ def test_the_engine_delivers_through_the_configured_connector(
                 await store.close()
 
     assert run(scenario) == {State.DELIVERED}
+
+
+def test_the_pacer_holds_a_slow_connector_to_its_rate() -> None:
+    async def scenario() -> float:
+        pacer, session = Pacer(100.0), Session()
+        started = time.monotonic()
+        for _ in range(21):
+            assert await pacer.take(session)
+        return time.monotonic() - started
+
+    # One token at once, then one every 10 ms.
+    assert asyncio.run(scenario()) >= 0.19
+
+
+def test_the_pacer_lets_a_fast_connectors_batch_out_at_once() -> None:
+    async def scenario() -> float:
+        pacer, session = Pacer(10_000.0), Session()
+        started = time.monotonic()
+        for _ in range(100):
+            await pacer.take(session)
+        return time.monotonic() - started
+
+    assert asyncio.run(scenario()) < 0.005
