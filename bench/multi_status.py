@@ -374,7 +374,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=1,
+        default=3,
         help="measure both servers this many times, in turn; the table shows medians",
     )
     parser.add_argument(
