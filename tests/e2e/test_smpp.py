@@ -56,13 +56,15 @@ def toml(values: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def start_smsc(folder: Path, formats: dict[str, str], faults: dict[str, Any]) -> tuple[Peer, int]:
+def start_smsc(
+    folder: Path, formats: dict[str, str], faults: dict[str, Any], stop_replies: float = 0.0
+) -> tuple[Peer, int]:
     port = free_port()
     config = folder / "smsc.toml"
     config.write_text(
         toml({"port": port, "decisions_log": str(folder / "decisions.jsonl"), **formats})
         + "[outcomes]\n"
-        + toml({"seed": 7, "time_scale": 1000.0, "max_delay": 3000.0, "stop_replies": 0.0})
+        + toml({"seed": 7, "time_scale": 1000.0, "max_delay": 3000.0, "stop_replies": stop_replies})
         + "[faults]\n"
         + toml(faults)
     )
@@ -121,7 +123,7 @@ def connector_of(folder: Path) -> dict[str, Any]:
 
 def begin(folder: Path, env: dict[str, str], case: dict[str, Any]) -> Run:
     formats = case.get("formats", {"message_id_format": "decimal", "receipt_id_format": "decimal"})
-    smsc, port = start_smsc(folder, formats, case.get("faults", {}))
+    smsc, port = start_smsc(folder, formats, case.get("faults", {}), case.get("stop_replies", 0.0))
     connector = {
         "name": "smsc",
         "port": port,
@@ -206,14 +208,10 @@ CASES: dict[str, dict[str, Any]] = {
     "hex ids then decimal ids": {
         "formats": {"message_id_format": "hex", "receipt_id_format": "decimal"}
     },
-    "odd receipts": {
-        "faults": {
-            "twelve_digit_dates": True,
-            "nonstandard_stat": True,
-            "lowercase_receipts": True,
-            "omit_tlvs": True,
-        }
-    },
+    "twelve-digit dates": {"faults": {"twelve_digit_dates": True}},
+    "non-standard stat words": {"faults": {"nonstandard_stat": True}},
+    "lower-case receipts": {"faults": {"lowercase_receipts": True}},
+    "receipts without TLVs": {"faults": {"omit_tlvs": True, "nonstandard_stat": True}},
 }
 
 
@@ -275,3 +273,35 @@ def test_a_server_killed_mid_run_loses_nothing(tmp_path: Path, environment: dict
     twice = sum(1 for count in copies.values() if count > 1)
     print(f"SMS submitted twice because of the crash: {twice} (window {CRASH_WINDOW})")
     assert twice <= CRASH_WINDOW
+
+
+@pytest.mark.timeout(180)
+def test_inbound_stop_messages_list_the_number_and_mark_the_sms(
+    tmp_path: Path, environment: dict[str, str]
+) -> None:
+    run = begin(tmp_path, environment, {"stop_replies": 0.05})
+    try:
+        sent = send(run, 400)
+        found = settle(run, sent)
+        decisions = read_decisions(tmp_path / "decisions.jsonl")
+        answering = {"+" + d.destination.lstrip("+") for d in decisions if d.stop_at is not None}
+        assert answering, "the simulator decided no STOP reply: raise the share"
+        deadline = time.monotonic() + 20
+        while True:
+            listed = httpx.get(f"{run.base}/v1/stop-sms/list", params={"apiKey": run.key}).json()
+            on_list = {entry["phoneNumber"] for entry in listed["data"]}
+            if on_list >= answering or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        flagged = set()
+        for message_id in set(sent.values()):
+            items = httpx.get(
+                f"{run.base}/v1/bulk-status", params={"apiKey": run.key, "messageId": message_id}
+            ).json()["StatutResponse_List"]
+            flagged |= {i["phoneNumber"] for i in items if i["stopSMS"]}
+    finally:
+        run.server.stop()
+        run.smsc.stop()
+    assert on_list == answering
+    assert flagged == answering
+    assert all(found[phone] == "Delivered" for phone in answering)
