@@ -64,7 +64,6 @@ import msgspec
 
 from harness import (
     ANSWER_TIMEOUT,
-    STOP_TIMEOUT,
     CpuClock,
     Server,
     code_version,
@@ -73,8 +72,9 @@ from harness import (
     machine,
     peak_rss_mb,
     proc_status,
+    stop_process,
 )
-from load_client import BadAnswer, percentile
+from load_client import BadAnswer, percentile, read_answer
 from multi_status_data import log
 from send import (
     RECIPIENTS_PER_REQUEST,
@@ -83,7 +83,6 @@ from send import (
     check,
     filesystem,
     http_request,
-    read_answer,
     remove_database,
     smsrelay_cli,
 )
@@ -268,14 +267,7 @@ class Smsc:
         return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(STOP_TIMEOUT)
+        stop_process(self.process)
 
 
 def smsrelay_command() -> str:

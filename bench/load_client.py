@@ -57,8 +57,8 @@ def build_requests(bodies: list[bytes], port: int) -> list[bytes]:
     ]
 
 
-async def read_answer(reader: asyncio.StreamReader) -> tuple[int, int]:
-    """Status code and body length of one answer; the body is read and dropped."""
+async def read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """Status code and body of one answer (the servers always send a Content-Length)."""
     head = await reader.readuntil(_HEADER_END)
     status = int(head[9:12])
     start = head.lower().find(_LENGTH)
@@ -66,8 +66,7 @@ async def read_answer(reader: asyncio.StreamReader) -> tuple[int, int]:
         raise BadAnswer("no Content-Length")
     start += len(_LENGTH)
     length = int(head[start : head.index(b"\r\n", start)])
-    await reader.readexactly(length)
-    return status, length
+    return status, await reader.readexactly(length)
 
 
 class Connection:
@@ -90,7 +89,8 @@ class Connection:
         assert self.reader is not None
         assert self.writer is not None
         self.writer.write(request)
-        return await asyncio.wait_for(read_answer(self.reader), timeout)
+        status, body = await asyncio.wait_for(read_answer(self.reader), timeout)
+        return status, len(body)
 
 
 async def _exchange(

@@ -60,7 +60,7 @@ from harness import (
     machine,
     peak_rss_mb,
 )
-from load_client import BadAnswer, percentile
+from load_client import BadAnswer, percentile, read_answer
 from multi_status_data import log, mobile_number
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -76,8 +76,6 @@ LOG_FILE = "server.log"
 TEST_NUMBERS = frozenset(f"+3360000000{n}" for n in range(1, 10))
 CLI_TIMEOUT = 60.0
 BACKGROUND_LIMIT = 0.15  # cores other processes may use before the figures are flagged
-_HEADER_END = b"\r\n\r\n"
-_LENGTH = b"\r\ncontent-length:"
 
 
 @dataclass(frozen=True)
@@ -194,18 +192,6 @@ def http_request(body: bytes, port: int) -> bytes:
 
 
 # --- the load ------------------------------------------------------------------------------
-
-
-async def read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """Status code and body of one answer (the server always sends a Content-Length)."""
-    head = await reader.readuntil(_HEADER_END)
-    status = int(head[9:12])
-    start = head.lower().find(_LENGTH)
-    if start < 0:
-        raise BadAnswer("no Content-Length")
-    start += len(_LENGTH)
-    length = int(head[start : head.index(b"\r\n", start)])
-    return status, await reader.readexactly(length)
 
 
 async def closed_loop(

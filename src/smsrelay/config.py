@@ -12,9 +12,11 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
+
+T = TypeVar("T")
 
 ENV_PREFIX = "SMSRELAY_"
 DEFAULT_DATABASE = "sqlite:///var/smsrelay.db"
@@ -154,15 +156,25 @@ def load_settings(
     path = config_file or (
         Path(env[ENV_PREFIX + "CONFIG"]) if env.get(ENV_PREFIX + "CONFIG") else None
     )
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"cannot read {path}: {exc}") from exc
+    data = read_config_file(path)
     data = _merge(data, _from_environ(env))
     data = _merge(data, {k: v for k, v in overrides.items() if v is not None})
+    return validated(data, Settings, "configuration")
+
+
+def read_config_file(path: Path | None) -> dict[str, Any]:
+    """The TOML file's values (none without a file); ConfigError when it cannot be read."""
+    if path is None:
+        return {}
     try:
-        return msgspec.convert(data, Settings, strict=False)
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+
+
+def validated(data: Mapping[str, Any], kind: type[T], what: str) -> T:
+    """`data` as a `kind`, checked whole: strings from the environment are converted."""
+    try:
+        return msgspec.convert(data, kind, strict=False)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"invalid configuration: {exc}") from exc
+        raise ConfigError(f"invalid {what}: {exc}") from exc

@@ -48,8 +48,13 @@ async def create_account(
         raise ValueError(f"region must be a country code such as FR, not {region!r}")
     if language not in ("fr", "en"):
         raise ValueError(f"language must be fr or en, not {language!r}")
-    if timezone not in zoneinfo.available_timezones():
-        raise ValueError(f"timezone must be an IANA zone such as Europe/Paris, not {timezone!r}")
+    # Asking for the zone reads one file; listing every zone to look it up read them all.
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"timezone must be an IANA zone such as Europe/Paris, not {timezone!r}"
+        ) from exc
     return await store.create_account(
         name, region, language, thousandths(credits), int(time.time()), timezone, quiet_hours
     )

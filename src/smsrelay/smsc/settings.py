@@ -8,13 +8,12 @@ behaves is the base case, and each test turns on the one misbehaviour it is abou
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
 
-from smsrelay.config import ConfigError, SimulatorSettings
+from smsrelay.config import SimulatorSettings, read_config_file, validated
 
 IdFormat = Literal["decimal", "hex"]
 Share = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
@@ -70,14 +69,6 @@ class SmscSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 def load_smsc_settings(config_file: Path | None = None, **overrides: Any) -> SmscSettings:
     """Settings from the file and `overrides` (those whose value is None are not given)."""
-    data: dict[str, Any] = {}
-    if config_file is not None:
-        try:
-            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"cannot read {config_file}: {exc}") from exc
+    data = read_config_file(config_file)
     data |= {name: value for name, value in overrides.items() if value is not None}
-    try:
-        return msgspec.convert(data, SmscSettings, strict=False)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"invalid SMSC configuration: {exc}") from exc
+    return validated(data, SmscSettings, "SMSC configuration")

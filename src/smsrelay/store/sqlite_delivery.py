@@ -319,13 +319,14 @@ class DeliveryQueries(SQLiteConnection):
                         " AND r.phone = l.phone WHERE l.phone = ?",
                         (reply.phone,),
                     ).fetchone()
+                account_id, message_id = (None, None) if found is None else found[:2]
                 db.execute(
                     "INSERT INTO replies"
                     " (account_id, message_id, phone, carrier, text, stop, at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
-                        found and found[0],
-                        found and found[1],
+                        account_id,
+                        message_id,
                         reply.phone,
                         reply.carrier,
                         reply.text,
