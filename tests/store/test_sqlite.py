@@ -186,6 +186,22 @@ def test_claims_of_a_stopped_process_are_released(store: SQLiteStore, account_id
     assert len(sync(store.claim_due(NOW, 100))) == 3
 
 
+def test_recording_a_batch_can_claim_the_next(store: SQLiteStore, account_id: int) -> None:
+    first = new_message(store, account_id)
+    claimed = sync(store.claim_due(NOW, 100))
+    second = new_message(store, account_id)
+    answers = [
+        Submission(account_id, first, c.phone, "sim", (f"ref-{c.phone}",), State.SUBMITTED)
+        for c in claimed
+    ]
+    following = sync(store.record_submissions(answers, NOW, VALIDITY, claim=2))
+    assert [c.message_id for c in following] == [second, second]
+    assert {status_of(store, account_id, first, p)[0] for p in PHONES} == {"submitted"}
+    states = {p: status_of(store, account_id, second, p)[0] for p in PHONES}
+    assert sorted(states.values()) == ["accepted", "queued", "queued"]
+    assert {p for p, state in states.items() if state == "queued"} == {c.phone for c in following}
+
+
 def test_a_refused_submission_is_final_at_once(store: SQLiteStore, account_id: int) -> None:
     message_id = new_message(store, account_id)
     sync(store.claim_due(NOW, 100))

@@ -16,6 +16,8 @@ from smsrelay.delivery.matcher import ReceiptMatcher
 from smsrelay.domain.replies import DEFAULT_STOP_KEYWORDS
 from smsrelay.store.base import Store
 
+STOP_GRACE = 5.0
+
 
 def configured_carrier(settings: Settings) -> Carrier:
     """The configured SMPP connectors behind a router; the simulator when there are none."""
@@ -49,20 +51,30 @@ class DeliveryEngine:
             store, frozenset(settings.stop_keywords) or DEFAULT_STOP_KEYWORDS
         )
         self.dispatcher = Dispatcher(store, self.carrier, settings, dispatch_batch(settings))
+        self._dispatching: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await self.store.release_claims(time.time())
         awaiting = await self.store.awaiting_reports(self.carrier.name)
         await self.carrier.start(self.matcher.receive, self.matcher.receive_reply, awaiting)
+        self._dispatching = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         self._tasks = [
             asyncio.create_task(self.matcher.run(), name="receipt-matcher"),
-            asyncio.create_task(self.dispatcher.run(), name="dispatcher"),
+            self._dispatching,
             asyncio.create_task(self.dispatcher.sweep_expired(), name="expiry-sweep"),
         ]
 
     async def stop(self) -> None:
-        """Stop sending, then write down every report and reply already received."""
+        """Stop sending, then write down every report and reply already received.
+
+        The batches in flight are given `STOP_GRACE` seconds to be answered and recorded:
+        recorded, they are not sent again after a restart.
+        """
+        self.dispatcher.stop()
+        if self._dispatching is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._dispatching), STOP_GRACE)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -282,8 +282,14 @@ class Store(Protocol):
         ...
 
     async def record_submissions(
-        self, submissions: Sequence[Submission], now: float, validity: float
-    ) -> None: ...
+        self, submissions: Sequence[Submission], now: float, validity: float, claim: int = 0
+    ) -> list[Outbound]:
+        """Record what the operator answered, and apply the reports that came first.
+
+        With `claim`, also claim the next batch (as `claim_due`) in the same transaction:
+        the dispatcher does both in turn, and on SQLite each transaction is an fsync.
+        """
+        ...
 
     async def apply_receipts(self, receipts: Sequence[Receipt], now: float) -> int:
         """Apply reports by the rules of domain.status; how many recipients changed."""

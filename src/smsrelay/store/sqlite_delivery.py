@@ -27,22 +27,26 @@ class DeliveryQueries(SQLiteConnection):
         if not self._read("SELECT 1 FROM recipients WHERE due_at <= ? LIMIT 1", (now,)):
             return []
         async with self._write() as db:
-            rows = db.execute(
-                "SELECT r.account_id, r.message_id, r.phone, coalesce(r.text, m.text),"
-                " m.sender, r.encoding, r.parts"
-                " FROM recipients AS r JOIN messages AS m ON m.id = r.message_id"
-                " WHERE r.due_at <= ? ORDER BY r.due_at LIMIT ?",
-                (now, limit),
-            ).fetchall()
-            keys = [row[:3] for row in rows]
-            db.executemany(
-                "UPDATE recipients SET state = 'queued', due_at = NULL"
-                " WHERE account_id = ? AND message_id = ? AND phone = ?",
-                keys,
-            )
-            db.executemany(
-                INSERT_EVENT, [(*key, now, State.QUEUED, "dispatcher", None) for key in keys]
-            )
+            return self._claim(db, now, limit)
+
+    @staticmethod
+    def _claim(db: sqlite3.Connection, now: float, limit: int) -> list[Outbound]:
+        rows = db.execute(
+            "SELECT r.account_id, r.message_id, r.phone, coalesce(r.text, m.text),"
+            " m.sender, r.encoding, r.parts"
+            " FROM recipients AS r JOIN messages AS m ON m.id = r.message_id"
+            " WHERE r.due_at <= ? ORDER BY r.due_at LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        keys = [row[:3] for row in rows]
+        db.executemany(
+            "UPDATE recipients SET state = 'queued', due_at = NULL"
+            " WHERE account_id = ? AND message_id = ? AND phone = ?",
+            keys,
+        )
+        db.executemany(
+            INSERT_EVENT, [(*key, now, State.QUEUED, "dispatcher", None) for key in keys]
+        )
         return [Outbound(*row) for row in rows]
 
     async def release_claims(self, now: float) -> int:
@@ -61,8 +65,8 @@ class DeliveryQueries(SQLiteConnection):
         return len(keys)
 
     async def record_submissions(
-        self, submissions: Sequence[Submission], now: float, validity: float
-    ) -> None:
+        self, submissions: Sequence[Submission], now: float, validity: float, claim: int = 0
+    ) -> list[Outbound]:
         async with self._write() as db:
             retries = [s for s in submissions if s.retry_after is not None]
             done = [s for s in submissions if s.retry_after is None]
@@ -133,6 +137,7 @@ class DeliveryQueries(SQLiteConnection):
             early = self._take_early_receipts(db, refs)
             if early:
                 self._apply(db, early, now)
+            return self._claim(db, now, claim) if claim else []
 
     async def apply_receipts(self, receipts: Sequence[Receipt], now: float) -> int:
         async with self._write() as db:

@@ -1,0 +1,106 @@
+"""The dispatcher's turns: two batches in flight, never more than its budget unrecorded."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from smsrelay.config import Settings, SimulatorSettings
+from smsrelay.delivery.carriers.simulator import SimulatorCarrier
+from smsrelay.delivery.engine import DeliveryEngine
+from smsrelay.domain.status import State
+from smsrelay.store.base import Outbound, Submission
+
+from .test_engine import PHONES, store_with_message, until_final
+
+BUDGET = 64  # what engine.dispatch_batch gives a connector of window 64
+SETTINGS = Settings(dispatch_batch=BUDGET)
+
+
+class SlowOperator(SimulatorCarrier):
+    """An operator that takes `delay` seconds to answer a batch, and is watched doing it.
+
+    At every submission it counts, in the database file, the recipients claimed and
+    not yet recorded (state `queued`): a crash would send those again.
+    """
+
+    def __init__(self, path: Path, delay: float) -> None:
+        super().__init__(SimulatorSettings(time_scale=1000.0, delivered=1.0, undelivered=0.0))
+        self.delay = delay
+        self.submitted: Counter[str] = Counter()
+        self.answering = 0
+        self.most_answering = 0
+        self.most_unrecorded = 0
+        self.first_batch = asyncio.Event()
+        self._db = sqlite3.connect(path, isolation_level=None)
+
+    async def submit(self, batch: Sequence[Outbound]) -> list[Submission]:
+        queued = self._db.execute("SELECT count(*) FROM recipients WHERE state = 'queued'")
+        self.most_unrecorded = max(self.most_unrecorded, queued.fetchone()[0])
+        self.submitted.update(out.phone for out in batch)
+        self.answering += 1
+        self.most_answering = max(self.most_answering, self.answering)
+        self.first_batch.set()
+        try:
+            await asyncio.sleep(self.delay)
+            return await super().submit(batch)
+        finally:
+            self.answering -= 1
+
+
+async def run_with_operator(path: Path, delay: float) -> SlowOperator:
+    store, account_id, message_id = await store_with_message(path)
+    carrier = SlowOperator(path, delay)
+    engine = DeliveryEngine(store, SETTINGS, carrier)
+    await engine.start()
+    assert set(await until_final(store, account_id, message_id)) == {State.DELIVERED}
+    await engine.stop()
+    await store.close()
+    return carrier
+
+
+def test_a_second_batch_is_submitted_while_the_first_waits_for_its_answers(
+    tmp_path: Path,
+) -> None:
+    carrier = asyncio.run(run_with_operator(tmp_path / "overlap.db", delay=0.05))
+    assert carrier.most_answering == 2
+
+
+def test_never_more_than_the_budget_is_claimed_and_unrecorded(tmp_path: Path) -> None:
+    carrier = asyncio.run(run_with_operator(tmp_path / "budget.db", delay=0.02))
+    assert 0 < carrier.most_unrecorded <= BUDGET
+
+
+def test_every_recipient_is_submitted_once(tmp_path: Path) -> None:
+    carrier = asyncio.run(run_with_operator(tmp_path / "once.db", delay=0.01))
+    assert carrier.submitted == Counter(PHONES)
+
+
+def test_a_clean_stop_records_the_batches_in_flight(tmp_path: Path) -> None:
+    """What the operator took before a stop is recorded, and not sent again after it."""
+
+    async def run() -> SlowOperator:
+        path = tmp_path / "stop.db"
+        store, account_id, message_id = await store_with_message(path)
+        carrier = SlowOperator(path, delay=0.2)
+        first = DeliveryEngine(store, SETTINGS, carrier)
+        await first.start()
+        await carrier.first_batch.wait()
+        started = time.monotonic()
+        await first.stop()
+        assert time.monotonic() - started >= 0.1  # it waited for the answers
+        queued = carrier._db.execute("SELECT count(*) FROM recipients WHERE state = 'queued'")
+        assert queued.fetchone()[0] == 0
+        second = DeliveryEngine(store, SETTINGS, carrier)
+        await second.start()
+        assert set(await until_final(store, account_id, message_id)) == {State.DELIVERED}
+        await second.stop()
+        await store.close()
+        return carrier
+
+    carrier = asyncio.run(run())
+    assert carrier.submitted == Counter(PHONES)
