@@ -1,8 +1,9 @@
 """What the benchmarks share: a server process on loopback, its CPU time and memory, the
 machine and the code measured.
 
-Used by `multi_status.py` and `send.py`. Every server listens on 127.0.0.1 only and is
-stopped by `Server.stop`, whatever happens.
+Used by `multi_status.py`, `send.py` and the end-to-end benchmark (`end_to_end.py`,
+`e2e_*.py`). Every server listens on 127.0.0.1 only and is stopped by `Server.stop`,
+whatever happens.
 """
 
 from __future__ import annotations

@@ -1,0 +1,128 @@
+"""One run of the end-to-end benchmark, from a fresh SQLite file to both processes
+stopped: the account and its key, the bodies, the processes, the load, the drain and the
+checks, in that order, and what they found (`Result`, with `timeline.csv`).
+
+Apart from `end_to_end.py`, which reads the options, calls `measure`, reports and
+cleans up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from e2e_checks import Consistency, Latency, api_check, consistency, decided, latencies
+from e2e_common import (
+    DATABASE_FILE,
+    DECISIONS_FILE,
+    SERVER_LOG,
+    SMSC_LOG,
+    TIMELINE_FILE,
+    Options,
+)
+from e2e_measure import Load, Phases, Sample, Sampler, drain, progress, run_load
+from e2e_processes import Smsc, server_config, smsrelay_server
+from harness import cpu_seconds, free_port, peak_rss_mb, proc_status
+from multi_status_data import log
+from send import (
+    RECIPIENTS_PER_REQUEST,
+    build_bodies,
+    http_request,
+    remove_database,
+    smsrelay_cli,
+)
+
+ACCOUNT = "bench-e2e"
+CREDITS = 100_000_000
+
+
+@dataclass
+class Result:
+    load: Load
+    phases: Phases
+    drained: Sample
+    drain_problem: str
+    expected: int  # recipients in the file after the load
+    api: tuple[int, int, str]
+    server_rss: float
+    smsc_rss: float
+    server_cpu: float  # CPU seconds, first send to the end of the drain
+    smsc_cpu: float
+    consistency: Consistency
+    latency: Latency
+    wall_offset: float  # time.time() - time.perf_counter()
+    samples: list[Sample]
+
+
+def measure(options: Options, folder: Path, env: dict[str, str]) -> Result:
+    path = folder / DATABASE_FILE
+    database = f"sqlite:///{path}"
+    remove_database(path)
+    for name in (DECISIONS_FILE, SMSC_LOG, SERVER_LOG, TIMELINE_FILE):
+        (folder / name).unlink(missing_ok=True)
+    smsrelay_cli(
+        "account", "create", ACCOUNT, "--credits", str(CREDITS), "--database", database, env=env
+    )
+    key = smsrelay_cli("key", "create", ACCOUNT, "--database", database, env=env)
+    log(f"building {options.requests} bodies of {RECIPIENTS_PER_REQUEST} distinct numbers")
+    bodies, phones_of = build_bodies(random.Random(options.seed), key, options.requests)
+
+    smsc = Smsc(folder, options.smsc_window, env)
+    port = free_port()
+    server = smsrelay_server(folder, port, env)
+    load = Load()
+    sampler: Sampler | None = None
+    try:
+        smsc_port = smsc.start()
+        server_config(folder, database, port, smsc_port, options.window)
+        log(f"smsc: listening on 127.0.0.1:{smsc_port}, window {options.smsc_window}")
+        startup = server.start()
+        log(f"smsrelay: answering on 127.0.0.1:{port} after {startup:.1f} s, database {path}")
+        sampler = Sampler(path, smsc.decisions, load)
+        requests = [http_request(body, port) for body in bodies]
+        how = f"{options.rate:,.0f} SMS/s offered" if options.rate else "closed loop"
+        log(f"load: {options.duration:g} s, {how}, {options.concurrency} connections")
+        phases = asyncio.run(run_load(requests, phones_of, server, smsc, sampler, options, load))
+        ((expected,),) = sampler.query("SELECT count(*) FROM recipients")
+        log(f"drain: waiting until the {expected:,} recipients are final")
+        drained, problem = asyncio.run(
+            drain(sampler, server, smsc, options, int(expected), load.started)
+        )
+        progress(drained, load.started, "drained" if not problem else "drain stopped")
+        server_cpu = cpu_seconds(server.pid) - phases.first.cpu.server
+        smsc_cpu = cpu_seconds(smsc.pid) - phases.first.smsc_cpu
+        fates, twice = decided(smsc.decisions)
+        api = api_check(server, key, load, phones_of, fates)
+        server_rss = peak_rss_mb(server.pid)
+        smsc_rss = proc_status(smsc.pid, "VmHWM") / 1024
+    finally:
+        if sampler is not None:
+            sampler.close()
+        server.stop()
+        smsc.stop()
+    log("stopped both; comparing the file with the decisions log")
+    fates, twice = decided(smsc.decisions)
+    result = Result(
+        load,
+        phases,
+        drained,
+        problem,
+        int(expected),
+        api,
+        server_rss,
+        smsc_rss,
+        server_cpu,
+        smsc_cpu,
+        consistency(path, fates, twice),
+        latencies(path),
+        time.time() - time.perf_counter(),
+        sampler.samples,
+    )
+    with (folder / TIMELINE_FILE).open("w") as out:
+        out.write("seconds,accepted,submitted,finalised\n")
+        for s in result.samples:
+            out.write(f"{s.at - load.started:.3f},{s.accepted},{s.submitted},{s.finalised}\n")
+    return result
