@@ -254,6 +254,28 @@ def test_a_report_before_its_submission_is_applied_once_recorded(
     assert store._db.execute("SELECT count(*) FROM early_receipts").fetchone()[0] == 0
 
 
+def test_early_reports_for_several_submissions_of_a_batch_are_applied_in_order(
+    store: SQLiteStore, account_id: int
+) -> None:
+    message_id = new_message(store, account_id)
+    early = [
+        report(PHONES[0], State.DELIVERED, NOW + 2),
+        report(PHONES[0], State.ENROUTE, NOW + 1),  # came first, stored later
+        report(PHONES[1], State.UNDELIVERABLE, NOW + 1),
+        report("+33699999999", State.DELIVERED, NOW + 1),  # names no SMS of the batch
+    ]
+    sync(store.apply_receipts(early, NOW + 3))
+    submit_all(store, message_id, account_id)
+    history = store._db.execute(
+        "SELECT state FROM status_events WHERE phone = ? ORDER BY id", (PHONES[0],)
+    ).fetchall()
+    assert history[-2:] == [("enroute",), ("delivered",)]
+    assert status_of(store, account_id, message_id, PHONES[1])[0] == "undeliverable"
+    assert status_of(store, account_id, message_id, PHONES[2])[0] == "submitted"
+    kept = store._db.execute("SELECT operator_ref FROM early_receipts").fetchall()
+    assert kept == [("ref-+33699999999",)]
+
+
 def test_no_final_report_within_validity_expires(store: SQLiteStore, account_id: int) -> None:
     message_id = new_message(store, account_id)
     submit_all(store, message_id, account_id)
