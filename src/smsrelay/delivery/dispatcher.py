@@ -6,10 +6,10 @@ and sent again (at least once, never zero times).
 
 Two batches take turns: while the operator answers one, the other is recorded and the
 next claimed. Done strictly one after the other, the worker's transactions, its CPU and
-the operator's round trip added up (measured: the worker waited a quarter of its time
-for answers, and the operator for the worker the rest). Each batch holds half of
-`batch`, so what a crash can leave submitted and not recorded, and have sent again,
-is never more than `batch`: with SMPP, the connectors' windows (engine.dispatch_batch).
+the operator's round trip added up (measured: the worker sat idle a quarter of its time,
+waiting for answers). Each batch holds half of `batch`, so what a crash can leave
+submitted and not recorded, and have sent again, is never more than `batch`: with SMPP,
+the connectors' windows (engine.dispatch_batch).
 """
 
 from __future__ import annotations
