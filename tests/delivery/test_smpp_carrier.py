@@ -17,7 +17,7 @@ from smsrelay.config import ConnectorSettings, Settings
 from smsrelay.delivery.carriers.routing import RoutingCarrier
 from smsrelay.delivery.carriers.smpp import LOST, NOT_BOUND, Pacer, SmppCarrier
 from smsrelay.delivery.carriers.smpp_inbound import reply_phone, reply_text
-from smsrelay.delivery.engine import DeliveryEngine
+from smsrelay.delivery.engine import DeliveryEngine, configured_carrier
 from smsrelay.domain.segments import segment
 from smsrelay.domain.status import State
 from smsrelay.smpp.codec import ShortMessage, decode_sm
@@ -332,6 +332,41 @@ def test_a_submit_sm_carries_the_addresses_and_asks_for_a_receipt(
     assert (sm.destination_addr, sm.dest_addr_ton, sm.dest_addr_npi) == (PHONE[1:], 1, 1)
     assert (sm.registered_delivery, sm.data_coding, sm.esm_class) == (1, 8, 0)  # UCS-2, whole
     assert sm.short_message == "Ça coûte 5 €".encode("utf-16-be")
+
+
+@pytest.mark.parametrize(("validity", "period"), [(48 * 3600.0, "000002000000000R"), (None, "")])
+def test_a_submit_sm_asks_the_operator_to_give_up_when_smsrelay_does(
+    validity: float | None, period: str
+) -> None:
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        async with recorder.serving() as port:
+            carrier = SmppCarrier(connector(port), validity)
+            await carrier.start(Sinks().report, Sinks().reply, [])
+            await until_bound(carrier)
+            await submit_one(carrier, outbound())
+            await carrier.stop()
+
+    run(scenario)
+    assert [sm.validity_period for sm in recorder.submits] == [period]
+
+
+def test_configured_connectors_ask_for_the_configured_validity() -> None:
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        async with recorder.serving() as port:
+            settings = Settings(validity=90.0, connectors=[connector(port, fallback=True)])
+            carrier = configured_carrier(settings)
+            await carrier.start(Sinks().report, Sinks().reply, [])
+            async with asyncio.timeout(5):
+                while (await carrier.submit([outbound()]))[0].state != State.SUBMITTED:
+                    await asyncio.sleep(0.01)  # given back until the bind is done
+            await carrier.stop()
+
+    run(scenario)
+    assert recorder.submits[-1].validity_period == "000000000130000R"
 
 
 def test_a_long_sms_submitted_again_keeps_its_concatenation_reference() -> None:

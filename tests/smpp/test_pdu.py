@@ -24,6 +24,7 @@ from smsrelay.smpp.pdu import (
     encode_bind,
     encode_message_id,
     frame,
+    relative_time,
     tlv_int,
     tlv_text,
 )
@@ -118,3 +119,16 @@ def test_no_codec_error_escapes_unmapped(build: Callable[[], object]) -> None:
     with pytest.raises(SmppError) as raised:
         build()
     assert type(raised.value) is PduError
+
+
+@pytest.mark.parametrize(
+    ("seconds", "written"),
+    [
+        (48 * 3600.0, "000002000000000R"),
+        (90.7, "000000000130000R"),
+        (0.2, "000000000001000R"),  # never zero: that would mean "give up now"
+        (400 * 86400.0, "000099235959000R"),  # past the format's days: its longest
+    ],
+)
+def test_a_validity_is_written_as_an_smpp_relative_time(seconds: float, written: str) -> None:
+    assert relative_time(seconds) == written

@@ -26,7 +26,7 @@ def configured_carrier(settings: Settings) -> Carrier:
         return SimulatorCarrier(settings.simulator)
     fallback = next((c.name for c in connectors if c.fallback), None)
     return RoutingCarrier(
-        {c.name: SmppCarrier(c) for c in connectors},
+        {c.name: SmppCarrier(c, settings.validity) for c in connectors},
         Router({c.name: c.prefixes for c in connectors}, fallback),
     )
 

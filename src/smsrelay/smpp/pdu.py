@@ -94,6 +94,23 @@ def next_sequence(previous: int) -> int:
     return previous % MAX_SEQUENCE + 1
 
 
+_LONGEST_RELATIVE = 99 * 86400 + 23 * 3600 + 59 * 60 + 59  # 99 days, 23:59:59
+
+
+def relative_time(seconds: float) -> str:
+    """`seconds` as an SMPP 3.4 relative time (section 7.1.1): "YYMMDDhhmmss000R".
+
+    Written in days, hours, minutes and whole seconds: years and months stay 00, since
+    their length would be the SMSC's to choose. At least 1 s (a zero would ask the SMSC
+    to give up at once), at most 99 days 23:59:59.
+    """
+    total = min(max(int(seconds), 1), _LONGEST_RELATIVE)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, whole = divmod(rest, 60)
+    return f"0000{days:02d}{hours:02d}{minutes:02d}{whole:02d}000R"
+
+
 def cstring(value: str, command_id: int = 0) -> bytes:
     """A C-octet string: ASCII, then NUL. Non-ASCII is refused rather than mangled."""
     try:

@@ -54,6 +54,7 @@ from smsrelay.smpp.pdu import (
     TLV_SAR_SEGMENT_SEQNUM,
     TLV_SAR_TOTAL_SEGMENTS,
     decode_message_id,
+    relative_time,
 )
 from smsrelay.smpp.session import Session
 from smsrelay.smpp.text import Part, encode_parts
@@ -129,9 +130,13 @@ class Pacer:
 class SmppCarrier:
     """One SMPP connector; `name` is the connector's, as receipts are matched by it."""
 
-    def __init__(self, settings: ConnectorSettings) -> None:
+    def __init__(self, settings: ConnectorSettings, validity: float | None = None) -> None:
         self.name = settings.name
         self.settings = settings
+        # The operator gives up when smsrelay does (Settings.validity): an SMS that
+        # reaches the phone after smsrelay has called it Not delivered would make the
+        # status wrong. Without it, the SMSC's default validity applies.
+        self._validity_period = relative_time(validity) if validity is not None else ""
         self._link: SmppLink | None = None
         self._pacer = Pacer(settings.throughput)
         self._references = itertools.count(1)
@@ -223,6 +228,7 @@ class SmppCarrier:
                 esm_class=part.esm_class,
                 registered_delivery=1,  # a receipt for every final outcome
                 data_coding=part.data_coding,
+                validity_period=self._validity_period,
                 tlvs=_sar_tlvs(part),
             )
             for part in parts
