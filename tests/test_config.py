@@ -78,3 +78,27 @@ def test_two_fallback_connectors_are_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="fallback"):
         load_settings(config, environ={})
+
+
+def test_a_connector_reads_its_source_rules_and_keeps_the_other_defaults(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[[connectors]]\nname = "a"\nsystem_id = "x"\n'
+        "[connectors.source_rules]\nshort_code = [0, 1]\nshort_code_digits = 5\n"
+    )
+    [connector] = load_settings(config, environ={}).connectors
+    rules = connector.source_rules
+    assert (rules.short_code, rules.short_code_digits) == ((0, 1), 5)
+    assert (rules.international, rules.alphanumeric) == ((1, 1), (5, 0))
+
+
+def test_a_source_ton_outside_smpp_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[[connectors]]\nname = "a"\nsystem_id = "x"\n'
+        "[connectors.source_rules]\nshort_code = [9, 0]\n"
+    )
+    with pytest.raises(ConfigError, match="short_code"):
+        load_settings(config, environ={})

@@ -49,6 +49,21 @@ IdFormat = Literal["decimal", "hex", "text"]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 
 
+Ton = Annotated[int, msgspec.Meta(ge=0, le=6)]
+Npi = Annotated[int, msgspec.Meta(ge=0, le=18)]
+
+
+class SourceRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """TON and NPI of the source address by kind of sender: operators differ, mostly on
+    short codes (network specific, unknown, national...)."""
+
+    international: tuple[Ton, Npi] = (1, 1)
+    short_code: tuple[Ton, Npi] = (3, 0)
+    alphanumeric: tuple[Ton, Npi] = (5, 0)
+    # A sender of digits without "+" and at most this many of them is a short code.
+    short_code_digits: Annotated[int, msgspec.Meta(ge=0, le=15)] = 6
+
+
 class ConnectorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One SMPP connection to an operator (docs/smpp.md). Only the TOML file sets these."""
 
@@ -66,8 +81,9 @@ class ConnectorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     enquire_link: Positive = 30.0
     reconnect_min: Positive = 1.0
     reconnect_max: Positive = 60.0
-    # Sender when a send names none; numeric senders go out as international numbers.
+    # Sender when a send names none; `source_rules` give each kind of sender its TON/NPI.
     source: str = "SMSRELAY"
+    source_rules: SourceRules = msgspec.field(default_factory=SourceRules)
     # How this operator writes its message ids in submit_sm_resp and in receipts.
     submit_id_format: IdFormat = "text"
     receipt_id_format: IdFormat = "text"

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from smsrelay.config import ConnectorSettings, Settings
+from smsrelay.config import ConnectorSettings, Settings, SourceRules
 from smsrelay.delivery.carriers.routing import RoutingCarrier
 from smsrelay.delivery.carriers.smpp import LOST, NOT_BOUND, Pacer, SmppCarrier
 from smsrelay.delivery.carriers.smpp_inbound import reply_phone, reply_text
@@ -311,7 +311,12 @@ class Recorder:
 
 @pytest.mark.parametrize(
     ("sender", "source", "ton", "npi"),
-    [("Acme", "Acme", 5, 0), ("+33700000000", "33700000000", 1, 1)],
+    [
+        ("Acme", "Acme", 5, 0),
+        ("+33700000000", "33700000000", 1, 1),
+        ("33700000000", "33700000000", 1, 1),
+        ("36180", "36180", 3, 0),  # a short code
+    ],
 )
 def test_a_submit_sm_carries_the_addresses_and_asks_for_a_receipt(
     sender: str, source: str, ton: int, npi: int
@@ -367,6 +372,30 @@ def test_configured_connectors_ask_for_the_configured_validity() -> None:
 
     run(scenario)
     assert recorder.submits[-1].validity_period == "000000000130000R"
+
+
+@pytest.mark.parametrize(
+    ("sender", "ton", "npi"), [("36180", 0, 1), ("+36180", 1, 1), ("Acme", 5, 0)]
+)
+def test_a_connectors_source_rules_set_the_ton_and_npi(sender: str, ton: int, npi: int) -> None:
+    recorder = Recorder()
+    rules = SourceRules(short_code=(0, 1))
+
+    async def scenario() -> None:
+        async with recorder.serving() as port:
+            carrier = SmppCarrier(connector(port, source_rules=rules))
+            await carrier.start(Sinks().report, Sinks().reply, [])
+            await until_bound(carrier)
+            await submit_one(carrier, outbound(sender=sender))
+            await carrier.stop()
+
+    run(scenario)
+    [sm] = recorder.submits
+    assert (sm.source_addr, sm.source_addr_ton, sm.source_addr_npi) == (
+        sender.removeprefix("+"),
+        ton,
+        npi,
+    )
 
 
 def test_a_long_sms_submitted_again_keeps_its_concatenation_reference() -> None:

@@ -36,7 +36,7 @@ import time
 from collections.abc import Sequence
 from typing import Final, NamedTuple
 
-from smsrelay.config import ConnectorSettings
+from smsrelay.config import ConnectorSettings, SourceRules
 from smsrelay.delivery.carriers.base import ReplySink, ReportSink
 from smsrelay.delivery.carriers.smpp_inbound import TON_INTERNATIONAL, Inbound
 from smsrelay.delivery.carriers.smpp_link import SmppLink, backoff
@@ -69,8 +69,6 @@ RETRY_LATER: Final = {
 }
 LOST: Final = "SMPP connection lost"
 NOT_BOUND: Final = "no SMPP session bound"
-TON_ALPHANUMERIC: Final = 5
-NPI_UNKNOWN: Final = 0
 NPI_ISDN: Final = 1
 _ENCODINGS: Final[dict[str, Encoding]] = {"gsm7": "gsm7", "ucs2": "ucs2"}
 # Recipients whose attempts are counted, at most; the oldest are forgotten first (one
@@ -215,7 +213,9 @@ class SmppCarrier:
         parts = encode_parts(outbound.text, encoding, reference, self.settings.concatenation)
         if not parts:
             raise ValueError("empty text")
-        source, source_ton, source_npi = source_address(outbound.sender or self.settings.source)
+        source, source_ton, source_npi = source_address(
+            outbound.sender or self.settings.source, self.settings.source_rules
+        )
         return [
             ShortMessage(
                 source_addr=source,
@@ -264,13 +264,20 @@ class SmppCarrier:
         )
 
 
-def source_address(sender: str) -> tuple[str, int, int]:
-    """(address, TON, NPI) of a sender: digits (with or without "+") are an
-    international number, anything else an alphanumeric sender."""
+def source_address(sender: str, rules: SourceRules) -> tuple[str, int, int]:
+    """(address, TON, NPI) of a sender, by the connector's rules.
+
+    Digits are a number, sent without "+": a short code when written without "+" and no
+    longer than `rules.short_code_digits`, an international number otherwise. Anything
+    else is a name (alphanumeric).
+    """
     number = sender.removeprefix("+")
     if number.isascii() and number.isdigit():
-        return number, TON_INTERNATIONAL, NPI_ISDN
-    return sender, TON_ALPHANUMERIC, NPI_UNKNOWN
+        short = number == sender and len(number) <= rules.short_code_digits
+        ton, npi = rules.short_code if short else rules.international
+        return number, ton, npi
+    ton, npi = rules.alphanumeric
+    return sender, ton, npi
 
 
 def _sar_tlvs(part: Part) -> dict[int, bytes]:
