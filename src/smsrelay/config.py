@@ -81,6 +81,8 @@ class ConnectorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     enquire_link: Positive = 30.0
     reconnect_min: Positive = 1.0
     reconnect_max: Positive = 60.0
+    # After an ESME_RTHROTTLED the connector submits nothing for this long (0: no pause).
+    throttle_pause: Annotated[float, msgspec.Meta(ge=0)] = 1.0
     # Sender when a send names none; `source_rules` give each kind of sender its TON/NPI.
     source: str = "SMSRELAY"
     source_rules: SourceRules = msgspec.field(default_factory=SourceRules)

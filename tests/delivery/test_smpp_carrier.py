@@ -197,7 +197,9 @@ def test_a_throttled_sms_is_given_back_with_a_growing_delay(
     async def scenario() -> list[Submission]:
         async with (
             running(with_faults(smsc, **{fault: 1.0})) as server,
-            carrier_for(server, reconnect_min=0.05, reconnect_max=10.0) as carrier,
+            carrier_for(
+                server, reconnect_min=0.05, reconnect_max=10.0, throttle_pause=0.0
+            ) as carrier,
         ):
             return [await submit_one(carrier) for _ in range(4)]
 
@@ -396,6 +398,29 @@ def test_a_connectors_source_rules_set_the_ton_and_npi(sender: str, ton: int, np
         ton,
         npi,
     )
+
+
+@pytest.mark.parametrize(("pause", "slowest", "fastest"), [(0.3, 9.9, 0.25), (0.0, 0.2, 0.0)])
+def test_a_throttled_answer_pauses_the_whole_connector(
+    pause: float, slowest: float, fastest: float
+) -> None:
+    recorder = Recorder(ESME_RTHROTTLED)
+
+    async def scenario() -> tuple[State, float]:
+        async with recorder.serving() as port:
+            carrier = SmppCarrier(connector(port, throttle_pause=pause))
+            await carrier.start(Sinks().report, Sinks().reply, [])
+            await until_bound(carrier)
+            throttled = await submit_one(carrier, outbound(message_id=1))
+            started = time.monotonic()
+            await submit_one(carrier, outbound(message_id=2))  # another SMS altogether
+            elapsed = time.monotonic() - started
+            await carrier.stop()
+            return throttled.state, elapsed
+
+    state, elapsed = run(scenario)
+    assert state == State.ACCEPTED  # given back, to be sent again
+    assert fastest <= elapsed < slowest
 
 
 def test_a_long_sms_submitted_again_keeps_its_concatenation_reference() -> None:
@@ -597,6 +622,20 @@ def test_the_pacer_holds_a_slow_connector_to_its_rate() -> None:
 
     # One token at once, then one every 10 ms.
     assert asyncio.run(scenario()) >= 0.19
+
+
+def test_a_paused_pacer_gives_no_token_until_the_pause_ends() -> None:
+    async def scenario() -> tuple[bool, bool, float]:
+        pacer, session = Pacer(10_000.0), Session()
+        first = pacer.pause(0.2)
+        again = pacer.pause(0.1)  # within the first pause: does not shorten it
+        started = time.monotonic()
+        await pacer.take(session)
+        return first, again, time.monotonic() - started
+
+    first, again, waited = asyncio.run(scenario())
+    assert (first, again) == (True, False)
+    assert waited >= 0.19
 
 
 def test_the_pacer_lets_a_fast_connectors_batch_out_at_once() -> None:

@@ -134,6 +134,7 @@ def begin(folder: Path, env: dict[str, str], case: dict[str, Any]) -> Run:
         "submit_timeout": 2.0,
         "reconnect_min": 0.2,
         "reconnect_max": 1.0,
+        "throttle_pause": 0.2,
         "submit_id_format": formats["message_id_format"],
         "receipt_id_format": formats["receipt_id_format"],
         "fallback": True,

@@ -17,6 +17,10 @@ of three answers, the first that applies:
   up to `reconnect_max` (the count is kept in memory: a restart starts it again);
 - SUBMITTED, with the SMSC's id of each part, normalised by `submit_id_format`.
 
+An ESME_RTHROTTLED also pauses the whole connector for `throttle_pause` seconds: the
+SMSC is saying the connector goes too fast, and every submit_sm sent meanwhile would
+only be throttled too.
+
 A long SMS whose first parts were accepted and a later one throttled is submitted again
 whole: the store records an SMS's parts only together. The recipient may then get the
 accepted parts twice and the operator bill them twice; their receipts name ids we never
@@ -98,6 +102,9 @@ class Pacer:
     Callers take turns (asyncio.Lock is first come, first served); one whose session
     closed while it waited leaves without taking a token, so that after a lost
     connection the next batch does not wait behind the parts of the previous one.
+
+    `pause` stops the tokens for a while: an SMSC that answers ESME_RTHROTTLED is asking
+    the connector to slow down, not only that one SMS to wait.
     """
 
     def __init__(self, rate: float) -> None:
@@ -105,11 +112,21 @@ class Pacer:
         self._capacity = max(1.0, rate * _BURST)
         self._tokens = self._capacity
         self._at = time.monotonic()
+        self._resume_at = 0.0
         self._turn = asyncio.Lock()
+
+    def pause(self, seconds: float) -> bool:
+        """No token for `seconds` from now; True if the pacer was not paused already."""
+        now = time.monotonic()
+        was_running = self._resume_at <= now
+        self._resume_at = max(self._resume_at, now + seconds)
+        return was_running
 
     async def take(self, session: Session) -> bool:
         """Wait for a token to submit on `session`; False if it closed meanwhile."""
         async with self._turn:
+            while (wait := self._resume_at - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
             if session.closed.done():
                 return False
             self._refill()
@@ -203,6 +220,9 @@ class SmppCarrier:
             return f"no submit_sm_resp in {exc.timeout:g} s"
         except SessionClosed:
             return LOST
+        pause = self.settings.throttle_pause
+        if status == ESME_RTHROTTLED and pause > 0 and self._pacer.pause(pause):
+            log.info("SMPP %s: throttled; nothing submitted for %g s", self.name, pause)
         return status, decode_message_id(answer)
 
     def _messages(self, outbound: Outbound, reference: int) -> list[ShortMessage]:
