@@ -23,9 +23,9 @@ import msgspec
 from e2e_common import FINAL_LIST, Failed, Options
 from e2e_processes import CONNECTOR, Smsc, tail
 from harness import ANSWER_TIMEOUT, CpuClock, Server, cpu_seconds
-from load_client import BadAnswer, read_answer
+from load_client import Connection
 from multi_status_data import log
-from send import RECIPIENTS_PER_REQUEST, Tally, check
+from send import RECIPIENTS_PER_REQUEST, Tally, ask, check
 
 SAMPLE_INTERVAL = 1.0
 PROGRESS_EVERY = 5  # samples
@@ -184,9 +184,10 @@ async def drive(
     interval = RECIPIENTS_PER_REQUEST / options.rate if options.rate else 0.0
     next_index = 0
 
-    async def connection() -> None:
+    async def sender() -> None:
         nonlocal next_index
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        connection = Connection(port)
+        await connection.open()
         try:
             while next_index < len(requests) and not load.abort:
                 index = next_index
@@ -206,16 +207,10 @@ async def drive(
                     next_index += 1
                 tally.sent += 1
                 sent_at = time.perf_counter()
-                try:
-                    writer.write(requests[index])
-                    status, raw = await asyncio.wait_for(read_answer(reader), ANSWER_TIMEOUT)
-                except (OSError, TimeoutError, asyncio.IncompleteReadError, BadAnswer) as exc:
-                    # Not sent again: the server may have accepted it. The run has failed.
-                    tally.errors += 1
-                    tally.problem(f"request {index}: {type(exc).__name__} {exc}")
-                    writer.close()
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                answer = await ask(connection, requests[index], index, tally)
+                if answer is None:
                     continue
+                status, raw = answer
                 done_at = time.perf_counter()
                 if check(status, raw, phones_of[index], tally):
                     tally.ok += 1
@@ -225,9 +220,9 @@ async def drive(
                 else:
                     tally.wrong += 1
         finally:
-            writer.close()
+            connection.close()
 
-    await asyncio.gather(*(connection() for _ in range(options.concurrency)))
+    await asyncio.gather(*(sender() for _ in range(options.concurrency)))
     tally.elapsed = (load.accepted_at[-1] if load.accepted_at else time.perf_counter()) - start
 
 

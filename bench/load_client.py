@@ -57,6 +57,10 @@ def build_requests(bodies: list[bytes], port: int) -> list[bytes]:
     ]
 
 
+# What a request whose answer never came in whole raises.
+ANSWER_FAILURES = (OSError, TimeoutError, asyncio.IncompleteReadError, BadAnswer)
+
+
 async def read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     """Status code and body of one answer (the servers always send a Content-Length)."""
     head = await reader.readuntil(_HEADER_END)
@@ -83,14 +87,14 @@ class Connection:
             self.writer.close()
         self.reader = self.writer = None
 
-    async def exchange(self, request: bytes, timeout: float) -> tuple[int, int]:
+    async def exchange(self, request: bytes, timeout: float) -> tuple[int, bytes]:
+        """Status and body of the answer to `request`, opening the connection if needed."""
         if self.writer is None:
             await asyncio.wait_for(self.open(), timeout)
         assert self.reader is not None
         assert self.writer is not None
         self.writer.write(request)
-        status, body = await asyncio.wait_for(read_answer(self.reader), timeout)
-        return status, len(body)
+        return await asyncio.wait_for(read_answer(self.reader), timeout)
 
 
 async def _exchange(
@@ -98,11 +102,12 @@ async def _exchange(
 ) -> tuple[int, int] | None:
     """One request and its answer; a failure is counted and the connection reopened."""
     try:
-        return await conn.exchange(request, timeout)
-    except (OSError, TimeoutError, asyncio.IncompleteReadError, BadAnswer):
+        status, body = await conn.exchange(request, timeout)
+    except ANSWER_FAILURES:
         tally.errors += 1
         conn.close()
         return None
+    return status, len(body)
 
 
 def _check(tally: Tally, answer: tuple[int, int], expected: int) -> None:

@@ -60,7 +60,7 @@ from harness import (
     machine,
     peak_rss_mb,
 )
-from load_client import BadAnswer, percentile, read_answer
+from load_client import ANSWER_FAILURES, Connection, percentile
 from multi_status_data import log, mobile_number
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -109,6 +109,9 @@ class Tally:
 
 
 # --- the answers ---------------------------------------------------------------------------
+
+
+Answered = tuple[int, bytes] | None  # status and body, or None: the request failed
 
 
 class Item(msgspec.Struct):
@@ -194,6 +197,19 @@ def http_request(body: bytes, port: int) -> bytes:
 # --- the load ------------------------------------------------------------------------------
 
 
+async def ask(connection: Connection, request: bytes, index: int, tally: Tally) -> Answered:
+    """The answer to request `index`, or None when it failed: counted as an error and not
+    sent again (the server may have accepted it); the next request opens a connection
+    afresh."""
+    try:
+        return await connection.exchange(request, ANSWER_TIMEOUT)
+    except ANSWER_FAILURES as exc:
+        tally.errors += 1
+        tally.problem(f"request {index}: {type(exc).__name__} {exc}")
+        connection.close()
+        return None
+
+
 async def closed_loop(
     requests: Sequence[bytes],
     phones_of: Sequence[Sequence[str]],
@@ -203,50 +219,36 @@ async def closed_loop(
 ) -> Tally:
     """Send every request once, `concurrency` at a time, each connection closed-loop."""
     tally = Tally()
-    connections = [
-        await asyncio.open_connection("127.0.0.1", port)
-        for _ in range(min(concurrency, len(requests)))
-    ]
+    connections = [Connection(port) for _ in range(min(concurrency, len(requests)))]
+    for connection in connections:
+        await connection.open()
     last_answer = start = time.perf_counter()
 
-    async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def worker(connection: Connection) -> None:
         nonlocal last_answer
         try:
             while tally.sent < len(requests):
                 index = tally.sent
                 tally.sent += 1
                 sent_at = time.perf_counter()
-                try:
-                    writer.write(requests[index])
-                    status, raw = await asyncio.wait_for(read_answer(reader), ANSWER_TIMEOUT)
-                except (OSError, TimeoutError, asyncio.IncompleteReadError, BadAnswer) as exc:
-                    # Not sent again: the server may have accepted it. The run has failed.
-                    tally.errors += 1
-                    tally.problem(f"request {index}: {type(exc).__name__} {exc}")
-                    writer.close()
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                answer = await ask(connection, requests[index], index, tally)
+                if answer is None:
                     continue
                 done_at = time.perf_counter()
                 last_answer = max(last_answer, done_at)
-                if check(status, raw, phones_of[index], tally):
+                if check(*answer, phones_of[index], tally):
                     tally.ok += 1
                     tally.latencies.append(done_at - sent_at)
                 else:
                     tally.wrong += 1
         finally:
-            writer.close()
+            connection.close()
 
     try:
-        await asyncio.wait_for(
-            asyncio.gather(*(worker(reader, writer) for reader, writer in connections)),
-            time_limit,
-        )
+        await asyncio.wait_for(asyncio.gather(*map(worker, connections)), time_limit)
     except TimeoutError:
         tally.timed_out = True
         tally.problem(f"stopped after {time_limit:g} s, {tally.sent} of {len(requests)} sent")
-    except OSError as exc:  # a connection could not be opened again
-        tally.errors += 1
-        tally.problem(f"connection: {exc}")
     tally.elapsed = last_answer - start
     return tally
 
