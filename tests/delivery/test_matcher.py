@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -68,3 +69,26 @@ def test_configured_keywords_decide_what_is_a_stop(tmp_path: Path) -> None:
         return store._db.execute("SELECT text, stop FROM replies ORDER BY id").fetchall()
 
     assert asyncio.run(scenario()) == [("HALT", 1), ("STOP", 0)]
+
+
+def test_a_report_that_arrives_while_replies_are_written_is_stored_without_another(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> bool:
+        store = SQLiteStore.open(tmp_path / "m.db", busy_timeout=5.0)
+        await store.migrate()
+        matcher = ReceiptMatcher(store)
+        running = asyncio.create_task(matcher.run())
+        other = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # the reply's write waits for this lock
+        matcher.receive_reply(Reply("smsc", "+33612345678", "Merci", 0.0))
+        await asyncio.sleep(0.1)
+        stored = matcher.receive(REPORT)  # while the reply is being written
+        other.execute("COMMIT")
+        other.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(stored), 2.0)
+        running.cancel()
+        return stored.done()
+
+    assert asyncio.run(scenario())

@@ -70,23 +70,36 @@ class ReceiptMatcher:
                 log.exception("applying reports and replies failed; they stay queued")
 
     async def flush(self) -> None:
-        """Apply everything received, reports first; stop at the first refusal."""
+        """Apply everything received, reports first; stop at the first refusal.
+
+        What arrives while a batch is written is applied in the same flush: the wake-up
+        is cleared only once both queues are empty, or it would wait for the next arrival.
+        """
+        while self._pending or self._replies:
+            if not await self._apply_reports() or not await self._record_replies():
+                return
+        self._arrived.clear()
+
+    async def _apply_reports(self) -> bool:
         while self._pending:
             batch = self._pending[:MAX_BATCH]
             try:
                 await self._store.apply_receipts(batch, time.time())
             except StoreError as exc:
                 log.warning("applying %d reports failed (%s); they stay queued", len(batch), exc)
-                return
+                return False
             del self._pending[: len(batch)]
             _settle(self._pending_done, len(batch))
+        return True
+
+    async def _record_replies(self) -> bool:
         while self._replies:
             replies = self._replies[:MAX_BATCH]
             try:
                 matched = await self._store.record_replies(replies, time.time())
             except StoreError as exc:
                 log.warning("recording %d replies failed (%s); they stay queued", len(replies), exc)
-                return
+                return False
             del self._replies[: len(replies)]
             _settle(self._replies_done, len(replies))
             if matched < len(replies):
@@ -94,7 +107,7 @@ class ReceiptMatcher:
                     "%d replies answer no SMS we know of; kept without an account",
                     len(replies) - matched,
                 )
-        self._arrived.clear()
+        return True
 
 
 def _settle(waiting: list[asyncio.Future[None]], count: int) -> None:
