@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -121,3 +122,14 @@ def test_an_unusable_database_url_fails_cleanly() -> None:
     code, _, err = smsrelay("migrate", "--database", "mysql://x")
     assert code == 1
     assert "unsupported database URL" in err
+
+
+def test_demo_with_a_price_file_it_cannot_read_says_so_in_one_line(
+    database: list[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "smsrelay.toml"
+    config.write_text(f'prices_file = "{tmp_path / "missing.toml"}"\n')
+    code, _, err = smsrelay("demo", "--config", str(config), *database)
+    assert code == 1
+    assert err.startswith("smsrelay: prices_file")
+    assert "Traceback" not in err

@@ -202,7 +202,8 @@ def serve(
     config: ConfigOption = None,
     access_log: AccessLogOption = False,
 ) -> None:
-    """Run the HTTP API with the dispatcher and the simulated operator."""
+    """Run the HTTP API, and delivery in a worker process: through the configured SMPP
+    connectors, or the simulated operator when there are none."""
     _serve(_settings(config, host=host, port=port, database=database), access_log)
 
 
@@ -224,9 +225,11 @@ def demo(
     )
     from smsrelay.demo import prepare_demo
 
-    key, message_id = _with_store(
-        settings, lambda store: prepare_demo(store, key_file, SendingRules.from_settings(settings))
-    )
+    try:
+        rules = SendingRules.from_settings(settings)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    key, message_id = _with_store(settings, lambda store: prepare_demo(store, key_file, rules))
     base = f"http://{settings.host}:{settings.port}"
     typer.echo(
         f"\nsmsrelay demo on {base} — simulated network {time_scale:g}x faster than real\n"
