@@ -17,7 +17,7 @@ from smsrelay.store.base import Outbound, Submission
 
 from .test_engine import PHONES, store_with_message, until_final
 
-BUDGET = 64  # what engine.dispatch_batch gives a connector of window 64
+BUDGET = 64  # what dispatch_budget gives a connector of window 64
 SETTINGS = Settings(dispatch_batch=BUDGET)
 
 

@@ -7,7 +7,7 @@ import asyncio
 from smsrelay.config import ConnectorSettings, Settings, SimulatorSettings
 from smsrelay.delivery.carriers.routing import NO_ROUTE, Router, RoutingCarrier
 from smsrelay.delivery.carriers.simulator import SimulatorCarrier
-from smsrelay.delivery.engine import dispatch_batch
+from smsrelay.delivery.dispatcher import dispatch_budget
 from smsrelay.domain.status import State
 from smsrelay.store.base import Outbound
 
@@ -66,5 +66,5 @@ def test_an_unroutable_sms_is_refused_with_the_reason() -> None:
 
 def test_with_connectors_a_dispatch_batch_is_no_larger_than_their_windows() -> None:
     connectors = [ConnectorSettings("a", "x", window=40), ConnectorSettings("b", "y", window=24)]
-    assert dispatch_batch(Settings(connectors=connectors)) == 64
-    assert dispatch_batch(Settings()) == Settings().dispatch_batch
+    assert dispatch_budget(Settings(connectors=connectors)) == 64
+    assert dispatch_budget(Settings()) == Settings().dispatch_batch

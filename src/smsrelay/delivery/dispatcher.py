@@ -9,7 +9,7 @@ next claimed. Done strictly one after the other, the worker's transactions, its 
 the operator's round trip added up (measured: the worker sat idle a quarter of its time,
 waiting for answers). Each batch holds half of `batch`, so what a crash can leave
 submitted and not recorded, and have sent again, is never more than `batch`: with SMPP,
-the connectors' windows (engine.dispatch_batch).
+the connectors' windows (`dispatch_budget`).
 """
 
 from __future__ import annotations
@@ -31,13 +31,24 @@ EXPIRY_SWEEP_INTERVAL = 1.0
 RETRY_PAUSE = 1.0
 
 
+def dispatch_budget(settings: Settings) -> int:
+    """Recipients claimed and not yet recorded, at most: with SMPP connectors, no more
+    than their windows hold.
+
+    A batch is recorded once every SMS in it is answered; a crash before that sends the
+    whole batch again. Bounding the budget by the connectors' windows bounds the SMS an
+    operator may receive twice after a crash by what could be in flight anyway.
+    """
+    if not settings.connectors:
+        return settings.dispatch_batch
+    return min(settings.dispatch_batch, sum(c.window for c in settings.connectors))
+
+
 class Dispatcher:
-    def __init__(
-        self, store: Store, carrier: Carrier, settings: Settings, batch: int | None = None
-    ) -> None:
+    def __init__(self, store: Store, carrier: Carrier, settings: Settings) -> None:
         self._store = store
         self._carrier = carrier
-        budget = batch or settings.dispatch_batch
+        budget = dispatch_budget(settings)
         # Batches submitted and not yet recorded, at most; a budget of one cannot be split.
         self._depth = 2 if budget >= 2 else 1
         self._batch = budget // self._depth

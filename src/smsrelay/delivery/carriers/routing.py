@@ -47,9 +47,9 @@ class RoutingCarrier:
     async def start(
         self, reports: ReportSink, replies: ReplySink, awaiting: Sequence[AwaitingReport]
     ) -> None:
+        """Start every connector; none needs `awaiting` (an SMSC re-sends by itself)."""
         for carrier in self._carriers.values():
-            own = [a for a in awaiting if a.carrier == carrier.name]
-            await carrier.start(reports, replies, own)
+            await carrier.start(reports, replies, ())
 
     async def submit(self, batch: Sequence[Outbound]) -> list[Submission]:
         """Each connector gets its share at once; answers come back in batch order."""
