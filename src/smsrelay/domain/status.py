@@ -2,8 +2,10 @@
 
 Operators report out of order, twice, and sometimes before we have recorded the
 submission. The rules of the contract (v1-api.md §3) are therefore stated here as pure
-functions over states, so that every writer (the dispatcher, the receipt matcher, the
-expiry sweep) applies exactly the same ones and no report can move a final status.
+functions over states, so that every report, whatever its order, is judged by the same
+ones and none can move a final status. The dispatcher's own moves (claim, release,
+record, expiry, cancel) set the state they mean; `public_change` says when the public
+date moves with them.
 """
 
 from __future__ import annotations

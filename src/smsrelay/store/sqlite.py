@@ -38,7 +38,9 @@ FROM json_each(?1) AS j CROSS JOIN recipients AS r
 WHERE r.account_id = ?2 AND r.message_id = j.value ->> 0 AND r.phone = j.value ->> 1
 """
 
-_ACCOUNT_COLUMNS = "id, name, region, language, credits, created_at, timezone, quiet_hours"
+_ACCOUNT_COLUMNS = (
+    "a.id, a.name, a.region, a.language, a.credits, a.created_at, a.timezone, a.quiet_hours"
+)
 _RECIPIENT_VIEW = "r.message_id, r.phone, r.state, r.status_at, r.stop_sms, r.cost, r.country"
 
 
@@ -100,7 +102,9 @@ class SQLiteStore(DeliveryQueries):
 
     async def find_account(self, ref: str) -> Account | None:
         column = "id" if ref.isdigit() else "name"
-        rows = self._read(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE {column} = ?", (ref,))
+        rows = self._read(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts AS a WHERE a.{column} = ?", (ref,)
+        )
         return _account(rows[0]) if rows else None
 
     async def add_api_key(self, key_id: str, account_id: int, secret_hash: bytes, now: int) -> None:
@@ -121,9 +125,7 @@ class SQLiteStore(DeliveryQueries):
 
     async def find_api_key(self, key_id: str) -> ApiKey | None:
         rows = self._read(
-            "SELECT k.secret_hash, k.revoked_at IS NOT NULL,"
-            " a.id, a.name, a.region, a.language, a.credits, a.created_at, a.timezone,"
-            " a.quiet_hours"
+            f"SELECT k.secret_hash, k.revoked_at IS NOT NULL, {_ACCOUNT_COLUMNS}"
             " FROM api_keys AS k JOIN accounts AS a ON a.id = k.account_id WHERE k.id = ?",
             (key_id,),
         )

@@ -1,8 +1,10 @@
 """The delivery side of the SQLite store: claims, submissions, reports, replies.
 
 The dispatcher and the receipt matcher write here, in the delivery worker's process. A
-batch of reports is read in one statement and written with `executemany`; every state
-change goes through `domain.status.advance` and into `status_events`.
+batch of reports is read in one statement and written with `executemany`. Reports move
+a state only as `domain.status.advance` allows; the dispatcher's own moves (claim,
+release, record, expiry) set the state they mean. Every change goes into
+`status_events`.
 """
 
 from __future__ import annotations
@@ -248,15 +250,9 @@ class DeliveryQueries(SQLiteConnection):
         new = advance(current, combine(states))
         if new is None:
             return 0
-        self._set_state(db, key, current, new, now)
+        db.execute(_SET_STATE, _state_change(key, current, new, now))
         db.execute(INSERT_EVENT, (*key, now, new, receipt.carrier, f"{len(states)} parts"))
         return 1
-
-    @staticmethod
-    def _set_state(
-        db: sqlite3.Connection, key: tuple[int, int, str], current: State, new: State, now: float
-    ) -> None:
-        db.execute(_SET_STATE, _state_change(key, current, new, now))
 
     @staticmethod
     def _take_early_receipts(
@@ -283,8 +279,13 @@ class DeliveryQueries(SQLiteConnection):
                 " WHERE report_until <= ?",
                 (now,),
             ).fetchall()
-            for *key, state in rows:
-                self._set_state(db, (key[0], key[1], key[2]), State(state), State.EXPIRED, now)
+            db.executemany(
+                _SET_STATE,
+                [
+                    _state_change((a, m, p), State(state), State.EXPIRED, now)
+                    for a, m, p, state in rows
+                ],
+            )
             db.executemany(
                 INSERT_EVENT,
                 [(*row[:3], now, State.EXPIRED, "validity", "no final report") for row in rows],
@@ -309,12 +310,13 @@ class DeliveryQueries(SQLiteConnection):
         matched = 0
         async with self._write() as db:
             for reply in replies:
-                found = db.execute(
-                    "SELECT account_id, message_id, phone, state FROM recipients"
-                    " WHERE carrier = ? AND operator_ref = ?",
-                    (reply.carrier, reply.operator_ref),
-                ).fetchone()
-                if found is None and reply.operator_ref is None:
+                if reply.operator_ref is not None:
+                    found = db.execute(
+                        "SELECT account_id, message_id, phone, state FROM recipients"
+                        " WHERE carrier = ? AND operator_ref = ?",
+                        (reply.carrier, reply.operator_ref),
+                    ).fetchone()
+                else:
                     # A real operator's STOP names only its number: it answers the last
                     # SMS that number received.
                     found = db.execute(
