@@ -16,6 +16,9 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
+from smsrelay.domain.receipts import IdEncoding
+from smsrelay.smpp.text import Concatenation
+
 T = TypeVar("T")
 
 ENV_PREFIX = "SMSRELAY_"
@@ -45,7 +48,6 @@ class SimulatorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     max_delay: float = 6 * 3600.0
 
 
-IdFormat = Literal["decimal", "hex", "text"]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 
 
@@ -87,9 +89,9 @@ class ConnectorSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     source: str = "SMSRELAY"
     source_rules: SourceRules = msgspec.field(default_factory=SourceRules)
     # How this operator writes its message ids in submit_sm_resp and in receipts.
-    submit_id_format: IdFormat = "text"
-    receipt_id_format: IdFormat = "text"
-    concatenation: Literal["udh", "sar"] = "udh"
+    submit_id_format: IdEncoding = "text"
+    receipt_id_format: IdEncoding = "text"
+    concatenation: Concatenation = "udh"
     # Destinations this connector serves, by E.164 prefix ("+33", "+3361"); the longest
     # matching prefix of all connectors wins, and `fallback` takes the rest.
     prefixes: list[str] = []

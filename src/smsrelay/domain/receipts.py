@@ -21,8 +21,7 @@ Receipt times carry no zone; they are read as UTC and returned aware, so that
 
 Operators also disagree with themselves about ids: hex in `submit_sm_resp`, decimal in the
 receipt, leading zeros, another case. `normalise_operator_id` gives one canonical form per
-id under the carrier's configured encoding; `candidate_ids` lists every form a raw id may
-stand for, for a matcher that must find a receipt whose encoding differs.
+id under the carrier's configured encoding.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ from typing import Final, Literal
 
 from smsrelay.domain.status import State
 
-__all__ = ["IdEncoding", "ParsedReceipt", "candidate_ids", "normalise_operator_id", "read_receipt"]
+__all__ = ["IdEncoding", "ParsedReceipt", "normalise_operator_id", "read_receipt"]
 
 IdEncoding = Literal["decimal", "hex", "text"]
 
@@ -158,22 +157,6 @@ def normalise_operator_id(raw: str | bytes, encoding: IdEncoding) -> str:
         else None
     )
     return cleaned.lower() if canonical is None else canonical
-
-
-def candidate_ids(raw: str | bytes) -> tuple[str, ...]:
-    """Every canonical form `raw` may stand for: as decimal, as hex, as text, deduplicated.
-
-    For a matcher that does not know which encoding this PDU used: "1A2B" -> ("6699",
-    "1a2b"); "0123" -> ("123", "291", "0123"). Digit-only ids can collide across bases
-    (decimal "291" and hex "123" share "291"). They cannot among unpadded ids of one width
-    of 6 characters or more (a 6-digit number read as hex has 7 digits or more); they can
-    among short, zero-padded or width-changing ids. So when several recipients match, the
-    matcher keeps the one matched by the form of the carrier's configured encoding, and
-    applies nothing when that still leaves more than one.
-    """
-    cleaned = _clean(raw)
-    forms = (_as_decimal(cleaned), _as_hex(cleaned), cleaned.lower())
-    return tuple(dict.fromkeys(form for form in forms if form is not None))
 
 
 def _decode(raw: str | bytes | None) -> str:

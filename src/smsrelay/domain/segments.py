@@ -19,8 +19,9 @@ _GSM7_BASIC: Final = frozenset(BASIC) - {chr(ESCAPE)}
 _GSM7_EXTENSION: Final = frozenset(EXTENSION)
 
 # Units in a text sent alone, and in each part of a longer one (the rest of a part carries the
-# header that lets the phone put the parts back together).
-_CAPACITY: Final[dict[Encoding, tuple[int, int]]] = {"gsm7": (160, 153), "ucs2": (70, 67)}
+# header that lets the phone put the parts back together). smpp/text.py cuts the parts it sends
+# to these sizes.
+CAPACITY: Final[dict[Encoding, tuple[int, int]]] = {"gsm7": (160, 153), "ucs2": (70, 67)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ def _parts(costs: list[int], encoding: Encoding) -> int:
     Division would be wrong by one when a two-unit character (escape + code, surrogate pair)
     meets a part boundary: it is never split, so it opens the next part and leaves a unit unused.
     """
-    single, per_part = _CAPACITY[encoding]
+    single, per_part = CAPACITY[encoding]
     total = sum(costs)
     if total <= single:
         return 1 if total else 0

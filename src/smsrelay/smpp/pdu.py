@@ -32,18 +32,13 @@ DELIVER_SM: Final = 0x00000005
 UNBIND: Final = 0x00000006
 BIND_TRANSCEIVER: Final = 0x00000009
 ENQUIRE_LINK: Final = 0x00000015
-BIND_RECEIVER_RESP: Final = BIND_RECEIVER | RESP
-BIND_TRANSMITTER_RESP: Final = BIND_TRANSMITTER | RESP
 SUBMIT_SM_RESP: Final = SUBMIT_SM | RESP
-DELIVER_SM_RESP: Final = DELIVER_SM | RESP
 UNBIND_RESP: Final = UNBIND | RESP
-BIND_TRANSCEIVER_RESP: Final = BIND_TRANSCEIVER | RESP
 ENQUIRE_LINK_RESP: Final = ENQUIRE_LINK | RESP
 BINDS: Final = frozenset({BIND_RECEIVER, BIND_TRANSMITTER, BIND_TRANSCEIVER})
 
 # command_status values.
 ESME_ROK: Final = 0x00
-ESME_RINVMSGLEN: Final = 0x01
 ESME_RINVCMDLEN: Final = 0x02
 ESME_RINVCMDID: Final = 0x03
 ESME_RINVBNDSTS: Final = 0x04  # the command is not allowed in this bind state
@@ -61,6 +56,14 @@ ESME_RTHROTTLED: Final = 0x58
 ESM_DELIVERY_RECEIPT: Final = 0x04  # message type: SMSC delivery receipt (deliver_sm)
 ESM_UDHI: Final = 0x40  # short_message starts with a user data header
 
+# data_coding values.
+DATA_CODING_DEFAULT: Final = 0x00  # the SMSC default alphabet (GSM 03.38, unpacked)
+DATA_CODING_UCS2: Final = 0x08  # UCS-2, big-endian
+
+# Address type of number and numbering plan indicator.
+TON_INTERNATIONAL: Final = 1
+NPI_ISDN: Final = 1  # E.164
+
 # TLV tags.
 TLV_RECEIPTED_MESSAGE_ID: Final = 0x001E
 TLV_SAR_MSG_REF_NUM: Final = 0x020C
@@ -69,17 +72,11 @@ TLV_SAR_SEGMENT_SEQNUM: Final = 0x020F
 TLV_MESSAGE_PAYLOAD: Final = 0x0424
 TLV_MESSAGE_STATE: Final = 0x0427
 
-# message_state values (TLV 0x0427), also in v1-api.md §3.
-STATE_SCHEDULED: Final = 0
+# message_state values (TLV 0x0427) the simulator writes; all ten are in v1-api.md §3.
 STATE_ENROUTE: Final = 1
 STATE_DELIVERED: Final = 2
 STATE_EXPIRED: Final = 3
-STATE_DELETED: Final = 4
 STATE_UNDELIVERABLE: Final = 5
-STATE_ACCEPTED: Final = 6
-STATE_UNKNOWN: Final = 7
-STATE_REJECTED: Final = 8
-STATE_SKIPPED: Final = 9
 
 INTERFACE_VERSION: Final = 0x34
 

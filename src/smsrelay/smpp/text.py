@@ -1,4 +1,4 @@
-"""The `short_message` octets of each submit_sm that a text is sent as.
+"""The `short_message` octets of each submit_sm that a text is sent as, and read back.
 
 A customer is billed the parts that `domain.segments` counts, so the parts sent must be exactly
 those: the same sizes (160/153 septets, 70/67 UCS-2 units), the same greedy fill, and the same
@@ -9,16 +9,22 @@ through the SAR TLVs; either way each part's payload decodes alone.
 With data_coding 0 (the SMSC default alphabet) SMPP carries GSM 7-bit text unpacked, one septet
 per octet, and the SMSC packs it; the table is GSM 03.38's, not ASCII's (`@` is 0x00).
 
-The PyPI package `gsm0338` was weighed and left out: its table is the same two lines as below,
+The PyPI package `gsm0338` was weighed and left out: its table is the same as `domain.gsm7`'s,
 but it ships no types, registers a codec globally on import, drops a trailing escape silently
 on decode and encodes a stray U+001B as an escape that swallows the next character.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from smsrelay.domain.gsm7 import BASIC, ESCAPE, EXTENSION
-from smsrelay.domain.segments import Encoding
+from smsrelay.domain.segments import CAPACITY, Encoding
+from smsrelay.smpp.pdu import DATA_CODING_DEFAULT, DATA_CODING_UCS2, ESM_UDHI, TLV_MESSAGE_PAYLOAD
+
+if TYPE_CHECKING:
+    from smsrelay.smpp.codec import ShortMessage
 
 Concatenation = Literal["udh", "sar"]
 
@@ -27,11 +33,15 @@ _TO_GSM7: Final[dict[str, bytes]] = {
 } | {char: bytes((ESCAPE, code)) for char, code in EXTENSION.items()}
 _FROM_GSM7: Final = {octets: char for char, octets in _TO_GSM7.items()}
 
-# Octets of payload in a text sent alone, and in each part of a longer one (what segments.py
-# counts as 160/153 septets and 70/67 UTF-16 units; a part also carries its 6-octet UDH).
-_CAPACITY: Final[dict[Encoding, tuple[int, int]]] = {"gsm7": (160, 153), "ucs2": (140, 134)}
-_DATA_CODING: Final[dict[Encoding, int]] = {"gsm7": 0x00, "ucs2": 0x08}
-_UDHI: Final = 0x40
+# Octets of payload in a text sent alone, and in each part of a longer one: the units
+# segments.py bills, a septet one octet (sent unpacked), a UTF-16 code unit two. A part also
+# carries its 6-octet UDH.
+_OCTETS_PER_UNIT: Final[dict[Encoding, int]] = {"gsm7": 1, "ucs2": 2}
+_CAPACITY: Final[dict[Encoding, tuple[int, int]]] = {
+    encoding: (single * _OCTETS_PER_UNIT[encoding], per_part * _OCTETS_PER_UNIT[encoding])
+    for encoding, (single, per_part) in CAPACITY.items()
+}
+_DATA_CODING: Final[dict[Encoding, int]] = {"gsm7": DATA_CODING_DEFAULT, "ucs2": DATA_CODING_UCS2}
 # UDH length 5, then the concatenation IE with an 8-bit reference: id 0x00, length 3.
 _UDH_PREFIX: Final = bytes((0x05, 0x00, 0x03))
 # The UDH and the SAR TLVs both count parts in one octet.
@@ -84,7 +94,7 @@ def encode_parts(
         ]
     header = _UDH_PREFIX + bytes((reference & 0xFF, total))
     return [
-        Part(header + bytes((sequence,)) + payload, data_coding, esm_class=_UDHI)
+        Part(header + bytes((sequence,)) + payload, data_coding, esm_class=ESM_UDHI)
         for sequence, payload in enumerate(payloads, start=1)
     ]
 
@@ -106,6 +116,38 @@ def decode_gsm7(data: bytes) -> str:
         chars.append(char)
         position += width
     return "".join(chars)
+
+
+def payload(sm: ShortMessage) -> bytes:
+    """short_message, or the message_payload TLV that replaces it for long texts."""
+    return sm.short_message or sm.tlvs.get(TLV_MESSAGE_PAYLOAD, b"")
+
+
+def split_udh(data: bytes) -> tuple[bytes, bytes] | None:
+    """A payload whose esm_class has UDHI, as (the header's information elements, the text
+    after the header); None when it is too short for the header its first octet announces."""
+    if not data or len(data) <= data[0]:
+        return None
+    return data[1 : 1 + data[0]], data[1 + data[0] :]
+
+
+def decode_text(octets: bytes, data_coding: int) -> str:
+    """Text received in a short message, by its data_coding; never raises.
+
+    data_coding 0 is the SMSC default alphabet: GSM 03.38 in principle, Latin-1 or ASCII at
+    many SMSCs. GSM is tried first; octets it cannot read (any above 0x7F, as "ARRÊT" in
+    Latin-1 has) are read as Latin-1. UCS-2 octets that do not decode are replaced (U+FFFD).
+    Other codings than UCS-2 are read as Latin-1, which decodes any octet: a text is never
+    lost to its coding.
+    """
+    if data_coding == DATA_CODING_UCS2:
+        return octets.decode("utf-16-be", "replace")
+    if data_coding == DATA_CODING_DEFAULT:
+        try:
+            return decode_gsm7(octets)
+        except UnicodeDecodeError:
+            pass
+    return octets.decode("latin-1")
 
 
 def _gsm7_units(text: str) -> list[bytes]:

@@ -25,11 +25,11 @@ from smsrelay.smpp.pdu import (
     ESME_RINVDSTADR,
     ESME_ROK,
     ESME_RSUBMITFAIL,
-    TLV_MESSAGE_PAYLOAD,
     TLV_SAR_SEGMENT_SEQNUM,
     TLV_SAR_TOTAL_SEGMENTS,
     tlv_int,
 )
+from smsrelay.smpp.text import payload, split_udh
 
 # The information elements of a concatenation header: 8-bit and 16-bit references.
 _CONCAT_8, _CONCAT_16 = 0x00, 0x08
@@ -57,18 +57,19 @@ def read_submit(sm: ShortMessage) -> Submitted:
     A malformed UDH is read as plain text rather than refused: only the fate key
     depends on it.
     """
-    payload = sm.short_message or sm.tlvs.get(TLV_MESSAGE_PAYLOAD, b"")
+    octets = payload(sm)
     part, parts = 1, 1
-    if sm.esm_class & ESM_UDHI and payload and len(payload) > payload[0]:
-        header, text = payload[1 : 1 + payload[0]], payload[1 + payload[0] :]
+    udh = split_udh(octets) if sm.esm_class & ESM_UDHI else None
+    if udh is not None:
+        header, text = udh
         concat = _concatenation(header)
         if concat is not None:
-            payload = text
+            octets = text
             part, parts = concat
     elif TLV_SAR_TOTAL_SEGMENTS in sm.tlvs and TLV_SAR_SEGMENT_SEQNUM in sm.tlvs:
         parts = tlv_int(sm.tlvs[TLV_SAR_TOTAL_SEGMENTS])
         part = tlv_int(sm.tlvs[TLV_SAR_SEGMENT_SEQNUM])
-    return Submitted(sm.source_addr, sm.destination_addr, payload, sm.data_coding, part, parts)
+    return Submitted(sm.source_addr, sm.destination_addr, octets, sm.data_coding, part, parts)
 
 
 def _concatenation(header: bytes) -> tuple[int, int] | None:

@@ -24,8 +24,10 @@ from smsrelay.smpp.pdu import (
     STATE_UNDELIVERABLE,
     TLV_MESSAGE_STATE,
     TLV_RECEIPTED_MESSAGE_ID,
+    cstring,
 )
-from smsrelay.smsc.settings import Faults, IdFormat
+from smsrelay.smpp.text import decode_text
+from smsrelay.smsc.settings import Faults, SmscIdFormat
 
 # The standard stat word and message_state of each state a receipt reports.
 STAT: Final[dict[State, tuple[str, int]]] = {
@@ -38,14 +40,14 @@ _NONSTANDARD: Final = {"DELIVRD": "DELIVERED", "UNDELIV": "FAILED"}
 _TEXT_CHARS = 20  # receipts quote the start of the message
 
 
-def format_id(number: int, style: IdFormat) -> str:
+def format_id(number: int, style: SmscIdFormat) -> str:
     return format(number, "x") if style == "hex" else str(number)
 
 
 class ReceiptWriter:
     """Builds deliver_sm bodies: receipts for submitted SMS, replies of recipients."""
 
-    def __init__(self, receipt_id_format: IdFormat, faults: Faults) -> None:
+    def __init__(self, receipt_id_format: SmscIdFormat, faults: Faults) -> None:
         self.id_format = receipt_id_format
         self.faults = faults
         self._date = "%y%m%d%H%M%S" if faults.twelve_digit_dates else "%y%m%d%H%M"
@@ -78,7 +80,7 @@ class ReceiptWriter:
             {}
             if self.faults.omit_tlvs
             else {
-                TLV_RECEIPTED_MESSAGE_ID: receipt_id.encode() + b"\0",
+                TLV_RECEIPTED_MESSAGE_ID: cstring(receipt_id),
                 TLV_MESSAGE_STATE: bytes((message_state,)),
             }
         )
@@ -111,6 +113,7 @@ class ReceiptWriter:
 
 
 def _snippet(text: bytes, data_coding: int) -> str:
-    """The start of the message, printable ASCII only, so the receipt stays ASCII."""
-    chars = text.decode("utf-16-be", "replace") if data_coding == 0x08 else text.decode("latin-1")
+    """The start of the message as `decode_text` reads it, printable ASCII only, so the
+    receipt stays ASCII."""
+    chars = decode_text(text, data_coding)
     return "".join(c if " " <= c <= "~" else "." for c in chars[:_TEXT_CHARS])

@@ -132,21 +132,29 @@ class SmscServer:
         decision = self.fates.decide(part)
         now = time.time()
         if decision.status != ESME_ROK:
-            self._decide(now, None, part, "refused", decision.status)
+            self._decide(now, None, None, part, "refused", decision.status)
             connection.answer(sequence, decision.status, b"")
             return
         number = next(self._numbers)
-        assert connection.system_id is not None  # bound, or it could not submit
-        report_at, stop_at = self._schedule(connection.system_id, sm, part, number, decision.fate)
-        fate = STAT[decision.fate.state][0] if report_at is not None else "none"
-        self._decide(now, number, part, fate, ESME_ROK, report_at, stop_at)
         message_id = format_id(number, self.settings.message_id_format)
+        assert connection.system_id is not None  # bound, or it could not submit
+        report_at, stop_at = self._schedule(
+            connection.system_id, sm, part, number, decision.fate, now
+        )
+        fate = STAT[decision.fate.state][0] if report_at is not None else "none"
+        self._decide(now, number, message_id, part, fate, ESME_ROK, report_at, stop_at)
         connection.answer(sequence, ESME_ROK, encode_message_id(message_id))
 
     def _schedule(
-        self, system_id: str, sm: ShortMessage, part: Submitted, number: int, fate: Fate
+        self,
+        system_id: str,
+        sm: ShortMessage,
+        part: Submitted,
+        number: int,
+        fate: Fate,
+        now: float,
     ) -> tuple[float | None, float | None]:
-        """Put the receipts and the reply of an accepted part in the outbox.
+        """Put the receipts and the reply of a part accepted at `now` in the outbox.
 
         Returns when its final receipt and its STOP are due (None: never). A receipt
         written before the submit_sm_resp ignores the fate's delay. Only the first part
@@ -155,7 +163,6 @@ class SmscServer:
         if fate.state is State.SUBMITTED:
             return None, None
         faults = self.settings.faults
-        now = time.time()
         report_at = now if faults.report_before_response else now + fate.delay
         if _receipt_wanted(sm.registered_delivery, fate.state):
             receipt = self.receipts.receipt(sm, part.text, number, fate.state, now, report_at)
@@ -180,14 +187,15 @@ class SmscServer:
         self,
         at: float,
         number: int | None,
+        message_id: str | None,
         part: Submitted,
         fate: str,
         status: int,
         report_at: float | None = None,
         stop_at: float | None = None,
     ) -> None:
+        """Log a decision; `number` and `message_id` are None for a refused part."""
         assert self._decisions is not None
-        message_id = None if number is None else format_id(number, self.settings.message_id_format)
         self._decisions.write(
             DecisionRecord(
                 at,

@@ -15,7 +15,8 @@ import msgspec
 
 from smsrelay.config import SimulatorSettings, read_config_file, validated
 
-IdFormat = Literal["decimal", "hex"]
+# How the simulator writes its message ids (smsrelay reads them as `domain.receipts.IdEncoding`).
+SmscIdFormat = Literal["decimal", "hex"]
 Share = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 
 
@@ -52,8 +53,8 @@ class SmscSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     outcomes: SimulatorSettings = SimulatorSettings()
     # How message ids are written in submit_sm_resp, and in the receipts (text and TLV):
     # operators differ, and some differ between the two.
-    message_id_format: IdFormat = "decimal"
-    receipt_id_format: IdFormat = "decimal"
+    message_id_format: SmscIdFormat = "decimal"
+    receipt_id_format: SmscIdFormat = "decimal"
     # More submit_sm than this unanswered on one connection: ESME_RTHROTTLED. Also the
     # number of deliver_sm the SMSC keeps outstanding.
     window: Annotated[int, msgspec.Meta(ge=1)] = 64

@@ -42,7 +42,7 @@ from typing import Final, NamedTuple
 
 from smsrelay.config import ConnectorSettings, SourceRules
 from smsrelay.delivery.carriers.base import ReplySink, ReportSink
-from smsrelay.delivery.carriers.smpp_inbound import TON_INTERNATIONAL, Inbound
+from smsrelay.delivery.carriers.smpp_inbound import Inbound
 from smsrelay.delivery.carriers.smpp_link import SmppLink, backoff
 from smsrelay.domain.receipts import normalise_operator_id
 from smsrelay.domain.segments import Encoding
@@ -53,10 +53,12 @@ from smsrelay.smpp.pdu import (
     ESME_RMSGQFUL,
     ESME_ROK,
     ESME_RTHROTTLED,
+    NPI_ISDN,
     SUBMIT_SM,
     TLV_SAR_MSG_REF_NUM,
     TLV_SAR_SEGMENT_SEQNUM,
     TLV_SAR_TOTAL_SEGMENTS,
+    TON_INTERNATIONAL,
     decode_message_id,
     relative_time,
 )
@@ -73,7 +75,6 @@ RETRY_LATER: Final = {
 }
 LOST: Final = "SMPP connection lost"
 NOT_BOUND: Final = "no SMPP session bound"
-NPI_ISDN: Final = 1
 _ENCODINGS: Final[dict[str, Encoding]] = {"gsm7": "gsm7", "ucs2": "ucs2"}
 # Recipients whose attempts are counted, at most; the oldest are forgotten first (one
 # that was cancelled or expired while throttled never comes back to clear its entry).
@@ -167,7 +168,9 @@ class SmppCarrier:
     ) -> None:
         """Start connecting and return: submissions before the bind are retried later.
 
-        `awaiting` is not used: a real SMSC re-sends unacknowledged receipts by itself.
+        `awaiting` is not used, only accepted because the Carrier protocol passes it (the
+        in-process simulator rebuilds its schedule from it): a real SMSC re-sends
+        unacknowledged receipts by itself.
         """
         inbound = Inbound(self.name, self.settings.receipt_id_format, reports, replies)
         self._link = SmppLink(self.settings, inbound)

@@ -19,10 +19,9 @@ import logging
 import time
 from typing import Final
 
-from smsrelay.config import IdFormat
 from smsrelay.delivery.carriers.base import ReplySink, ReportSink
 from smsrelay.domain.phone import to_e164
-from smsrelay.domain.receipts import normalise_operator_id, read_receipt
+from smsrelay.domain.receipts import IdEncoding, normalise_operator_id, read_receipt
 from smsrelay.smpp.codec import ShortMessage, decode_sm
 from smsrelay.smpp.errors import PduError
 from smsrelay.smpp.pdu import (
@@ -32,22 +31,20 @@ from smsrelay.smpp.pdu import (
     ESME_RINVCMDID,
     ESME_ROK,
     GENERIC_NACK,
-    TLV_MESSAGE_PAYLOAD,
     TLV_MESSAGE_STATE,
     TLV_RECEIPTED_MESSAGE_ID,
+    TON_INTERNATIONAL,
+    encode_message_id,
     tlv_int,
 )
 from smsrelay.smpp.session import Session
-from smsrelay.smpp.text import decode_gsm7
+from smsrelay.smpp.text import decode_text, payload, split_udh
 from smsrelay.store.base import Receipt, Reply
 
 log = logging.getLogger(__name__)
 
 # esm_class bits 2-5: the message type (0x04: an SMSC delivery receipt).
 _MESSAGE_TYPE: Final = 0x3C
-_UCS2: Final = 0x08
-_GSM7: Final = 0x00
-TON_INTERNATIONAL: Final = 1
 # Our operators are French: a reply's number written nationally is read as French.
 REPLY_REGION: Final = "FR"
 
@@ -56,7 +53,7 @@ class Inbound:
     """The Session handler of one connector: deliver_sm to the report and reply sinks."""
 
     def __init__(
-        self, carrier: str, receipt_id_format: IdFormat, reports: ReportSink, replies: ReplySink
+        self, carrier: str, receipt_id_format: IdEncoding, reports: ReportSink, replies: ReplySink
     ) -> None:
         self.carrier = carrier
         self.receipt_id_format = receipt_id_format
@@ -91,7 +88,7 @@ class Inbound:
 
     def _receipt(self, sm: ShortMessage) -> asyncio.Future[None] | None:
         """Hand a receipt to the report sink; None when it names no message."""
-        text = _payload(sm)
+        text = payload(sm)
         state_tlv = sm.tlvs.get(TLV_MESSAGE_STATE)
         parsed = read_receipt(
             text,
@@ -140,33 +137,17 @@ def reply_phone(address: str, ton: int) -> str:
 
 
 def reply_text(sm: ShortMessage) -> str:
-    """A reply's text, without the user data header of a concatenated part.
-
-    data_coding 0 is the SMSC default alphabet: GSM 03.38 in principle, Latin-1 or
-    ASCII at many SMSCs. GSM is tried first; octets it cannot read (any above 0x7F, as
-    "ARRÊT" in Latin-1 has) are read as Latin-1. Other codings than UCS-2 are read as
-    Latin-1, which decodes any octet: a reply is never lost to its coding.
-    """
-    payload = _payload(sm)
-    if sm.esm_class & ESM_UDHI and payload:
-        payload = payload[1 + payload[0] :]
-    if sm.data_coding == _UCS2:
-        return payload.decode("utf-16-be", "replace")
-    if sm.data_coding == _GSM7:
-        try:
-            return decode_gsm7(payload)
-        except UnicodeDecodeError:
-            pass
-    return payload.decode("latin-1")
-
-
-def _payload(sm: ShortMessage) -> bytes:
-    """short_message, or the message_payload TLV that replaces it for long texts."""
-    return sm.short_message or sm.tlvs.get(TLV_MESSAGE_PAYLOAD, b"")
+    """A reply's text, without the user data header of a concatenated part, decoded by
+    `smpp.text.decode_text`: a reply is never lost to its coding. A header longer than the
+    payload leaves no text."""
+    octets = payload(sm)
+    if sm.esm_class & ESM_UDHI:
+        _, octets = split_udh(octets) or (b"", b"")
+    return decode_text(octets, sm.data_coding)
 
 
 def _acknowledge(session: Session, sequence: int) -> None:
-    session.respond(DELIVER_SM, ESME_ROK, sequence, b"\0")
+    session.respond(DELIVER_SM, ESME_ROK, sequence, encode_message_id(""))
 
 
 def _acknowledge_stored(session: Session, sequence: int, stored: asyncio.Future[None]) -> None:
