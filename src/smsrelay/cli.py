@@ -18,10 +18,11 @@ import typer
 import uvicorn
 
 from smsrelay.config import ConfigError, Settings, load_settings
+from smsrelay.domain.pricing import money_text
 from smsrelay.service import accounts
 from smsrelay.service.sending import SendingRules
 from smsrelay.store import Store, StoreError, open_store
-from smsrelay.store.base import Account, NotEnoughCredit
+from smsrelay.store.base import DEFAULT_TIMEZONE, Account, NotEnoughCredit
 
 app = typer.Typer(help="smsrelay: a self-hosted SMS platform speaking the SMS Partner v1 API.")
 account_app = typer.Typer(help="Manage accounts.")
@@ -89,7 +90,7 @@ def account_create(
     credits: Annotated[float, typer.Option(help="initial credit, in the currency")] = 0.0,
     timezone: Annotated[
         str, typer.Option(help="time zone of scheduled dates and quiet hours")
-    ] = "Europe/Paris",
+    ] = DEFAULT_TIMEZONE,
     quiet_hours: Annotated[
         bool, typer.Option(help="marketing: hold sends 20:00-08:00, Sundays and holidays")
     ] = False,
@@ -130,7 +131,7 @@ def account_credit(
         except NotEnoughCredit as exc:
             raise ValueError(f"the balance of {found.name!r} would go below zero") from exc
 
-    typer.echo(f"{_with_store(settings, work) / 1000:.3f}")
+    typer.echo(money_text(_with_store(settings, work)))
 
 
 async def _account(store: Store, ref: str) -> Account:

@@ -71,17 +71,17 @@ def sms_e164(raw: str, region: str) -> str | None:
 
 def _from_e164(e164: str) -> PhoneNumber:
     digits = e164[1:]
-    for size in range(1, _MAX_COUNTRY_CODE_DIGITS + 1):
-        if digits[:size] in _COUNTRY_CODES:
-            national = digits[size:]
-            zeros = len(national) - len(national.lstrip("0"))
-            return PhoneNumber(
-                country_code=int(digits[:size]),
-                national_number=int(national),
-                italian_leading_zero=zeros > 0 or None,
-                number_of_leading_zeros=zeros if zeros > 1 else None,
-            )
-    raise ValueError(f"not an E.164 number: {e164}")
+    code = _country_code_prefix(digits)
+    if code is None:
+        raise ValueError(f"not an E.164 number: {e164}")
+    national = digits[len(code) :]
+    zeros = len(national) - len(national.lstrip("0"))
+    return PhoneNumber(
+        country_code=int(code),
+        national_number=int(national),
+        italian_leading_zero=zeros > 0 or None,
+        number_of_leading_zeros=zeros if zeros > 1 else None,
+    )
 
 
 def quick_e164(raw: str, region: str) -> str | None:
@@ -277,13 +277,11 @@ def region_of(e164: str) -> str:
     Most country codes serve one region (+33 is FR alone), which the code itself answers;
     shared ones (+1, +44, +262) need the number's own metadata, hence the full parse.
     """
-    for length in range(1, _MAX_COUNTRY_CODE_DIGITS + 1):
-        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(e164[1 : 1 + length]))
-        if regions is None:
-            continue
+    code = _country_code_prefix(e164[1:])
+    if code is not None:
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[int(code)]
         if len(regions) == 1:
             return regions[0]
-        break
     try:
         number = phonenumbers.parse(e164)
     except NumberParseException:

@@ -48,6 +48,16 @@ _RANGES: Final[tuple[Range, ...]] = ("premium", "low_cost")
 _TOP_LEVEL_KEYS: Final = frozenset({"currency", "prices"})
 
 
+def money(thousandths: int) -> float:
+    """An amount as the contract's JSON numbers show it (`cost`)."""
+    return thousandths / 1000
+
+
+def money_text(thousandths: int) -> str:
+    """An amount with its three decimals, as the contract shows balances (`solde`)."""
+    return f"{thousandths / 1000:.3f}"
+
+
 @dataclass(frozen=True, slots=True)
 class RegionPrices:
     """The price of one part in each range of one region; None: the range is not offered."""

@@ -16,9 +16,9 @@ import zoneinfo
 import msgspec
 import phonenumbers
 
-from smsrelay.domain.pricing import PriceTable, Range
+from smsrelay.domain.pricing import PriceTable, Range, money_text
 from smsrelay.domain.problems import Problem, Refused
-from smsrelay.store.base import Account, Store
+from smsrelay.store.base import DEFAULT_TIMEZONE, Account, Store
 
 KEY_ID_BYTES = 6
 SECRET_BYTES = 32
@@ -40,7 +40,7 @@ async def create_account(
     region: str = "FR",
     language: str = "fr",
     credits: float = 0,
-    timezone: str = "Europe/Paris",
+    timezone: str = DEFAULT_TIMEZONE,
     quiet_hours: bool = False,
 ) -> Account:
     region = region.upper()
@@ -131,7 +131,7 @@ async def me(
     smsrelay has no HLR lookup to sell (`/v1/lookup` only reads number formats, free of
     charge), so `creditHlr` is 0.
     """
-    balance = f"{account.credits / 1000:.3f}"
+    balance = money_text(account.credits)
 
     def buys(range_: Range) -> int:
         price = prices.price(account.region, range_)

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from smsrelay.domain.phone import to_e164
+from smsrelay.domain.pricing import money
 from smsrelay.domain.problems import FieldError, Problem, Refused
 from smsrelay.domain.status import public_status
 from smsrelay.service.send_request import text_of
@@ -90,7 +91,7 @@ async def message_status(
         found.stop_sms,
         str(found.status_at),
         public_status(found.state),
-        found.cost / 1000,
+        money(found.cost),
         found.country,
         currency,
     )

@@ -21,7 +21,7 @@ import msgspec
 
 from smsrelay.config import ConfigError, Settings
 from smsrelay.domain.phone import region_of, sms_e164
-from smsrelay.domain.pricing import DEFAULT_PRICE_TABLE, PriceTable, Range
+from smsrelay.domain.pricing import DEFAULT_PRICE_TABLE, PriceTable, Range, money
 from smsrelay.domain.problems import Problem, Refused
 from smsrelay.domain.schedule import local_text
 from smsrelay.service.send_request import (
@@ -64,10 +64,6 @@ class SendingRules:
         region = region_of(phone)
         range_: Range = "low_cost" if gamme == LOW_COST else "premium"
         return region, self.prices.price(region, range_)
-
-
-def money(thousandths: int) -> float:
-    return thousandths / 1000
 
 
 def local_time(moment: datetime | None, account: Account) -> str | msgspec.UnsetType:

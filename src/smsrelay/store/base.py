@@ -38,6 +38,11 @@ class NotEnoughCredit(Exception):
     """
 
 
+# An account's time zone when none is given (schedules, quiet hours, dates shown); the
+# accounts table's SQL default (migration 0003) says the same.
+DEFAULT_TIMEZONE = "Europe/Paris"
+
+
 class Account(msgspec.Struct, frozen=True):
     id: int
     name: str
@@ -45,7 +50,7 @@ class Account(msgspec.Struct, frozen=True):
     language: str
     credits: int  # thousandths of the currency
     created_at: int
-    timezone: str = "Europe/Paris"
+    timezone: str = DEFAULT_TIMEZONE
     quiet_hours: bool = False  # marketing: held outside 08:00-20:00, Sundays, holidays
 
 
@@ -193,7 +198,7 @@ class Store(Protocol):
         language: str,
         credits: int,
         now: int,
-        timezone: str = "Europe/Paris",
+        timezone: str = DEFAULT_TIMEZONE,
         quiet_hours: bool = False,
     ) -> Account: ...
 

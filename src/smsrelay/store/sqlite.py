@@ -14,6 +14,7 @@ from typing import Any
 
 from smsrelay.domain.status import State
 from smsrelay.store.base import (
+    DEFAULT_TIMEZONE,
     Account,
     ApiKey,
     Cancellation,
@@ -82,7 +83,7 @@ class SQLiteStore(DeliveryQueries):
         language: str,
         credits: int,
         now: int,
-        timezone: str = "Europe/Paris",
+        timezone: str = DEFAULT_TIMEZONE,
         quiet_hours: bool = False,
     ) -> Account:
         try:
