@@ -19,8 +19,10 @@ import uvicorn
 from smsrelay.api.app import create_app
 from smsrelay.config import Settings, SimulatorSettings
 from smsrelay.service import accounts
+from smsrelay.smsc.settings import SmscSettings
 from smsrelay.store import open_store
 from smsrelay.store.base import Account, Store
+from tests.smsc.esme import outcomes
 
 T = TypeVar("T")
 
@@ -167,3 +169,16 @@ class Customer:
 def customer(admin: Admin) -> Customer:
     account = admin.account("acme")
     return Customer(account, admin.key(account))
+
+
+@pytest.fixture
+def log_path(tmp_path: Path) -> Path:
+    """The SMSC simulator's decisions log."""
+    return tmp_path / "decisions.jsonl"
+
+
+@pytest.fixture
+def smsc(log_path: Path) -> SmscSettings:
+    """An SMSC simulator on a free port: every SMS delivered within milliseconds, every
+    decision in `log_path`."""
+    return SmscSettings(port=0, outcomes=outcomes(), decisions_log=str(log_path))

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from smsrelay.cli import app
+from tests.conftest import Admin
 
 runner = CliRunner()
 
@@ -80,12 +81,17 @@ def test_account_credit_of_an_unknown_account_fails(database: list[str]) -> None
     assert "no account" in err
 
 
-def test_account_create_takes_a_time_zone_and_quiet_hours(database: list[str]) -> None:
+def test_account_create_takes_a_time_zone_and_quiet_hours(
+    database: list[str], admin: Admin
+) -> None:
     code, out, _ = smsrelay(
         "account", "create", "promo", "--timezone", "America/Martinique", "--quiet-hours",
         *database,
     )  # fmt: skip
     assert (code, out) == (0, "1\n")
+    account = admin.run(admin.store.find_account("promo"))
+    assert account is not None
+    assert (account.timezone, account.quiet_hours) == ("America/Martinique", True)
 
 
 def test_key_create_prints_only_the_key(database: list[str]) -> None:

@@ -177,7 +177,7 @@ def test_the_stop_test_number_is_delivered_then_answers_stop_a_second_later() ->
     assert [(r.operator_ref, r.phone, r.text) for r in replies] == [
         (ref, "+33600000007", STOP_TEXT)
     ]
-    assert replies[0].at - reports[0].at == pytest.approx(1.0, abs=0.2)
+    assert 1.0 <= replies[0].at - reports[0].at < 2.0  # a late loop only adds to it
 
 
 def test_carrier_still_owes_the_replies_of_sms_awaiting_their_report_after_a_restart() -> None:

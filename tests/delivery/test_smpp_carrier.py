@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -26,29 +27,24 @@ from smsrelay.smpp.pdu import (
     ESM_UDHI,
     ESME_ROK,
     ESME_RTHROTTLED,
+    HEADER,
+    RESP,
     SUBMIT_SM,
+    UNBIND,
+    UNBIND_RESP,
     encode_message_id,
+    frame,
 )
 from smsrelay.smpp.session import Session
 from smsrelay.smsc.decisions import read_decisions
 from smsrelay.smsc.server import SmscServer
 from smsrelay.smsc.settings import SmscSettings
-from smsrelay.store.base import NewMessage, NewRecipient, Outbound, Receipt, Reply, Submission
-from smsrelay.store.sqlite import SQLiteStore
+from smsrelay.store.base import Outbound, Receipt, Reply, Submission
+from tests.delivery.test_engine import store_with_message
 from tests.smsc.esme import outcomes, run, running, with_faults
 
 PHONE = "+33611223344"
 LONG_TEXT = "Votre rendez-vous est confirmé. " * 6  # 192 characters: two parts
-
-
-@pytest.fixture
-def log_path(tmp_path: Path) -> Path:
-    return tmp_path / "decisions.jsonl"
-
-
-@pytest.fixture
-def smsc(log_path: Path) -> SmscSettings:
-    return SmscSettings(port=0, outcomes=outcomes(), decisions_log=str(log_path))
 
 
 def connector(port: int, **changes: Any) -> ConnectorSettings:
@@ -575,6 +571,43 @@ def test_stop_unbinds_and_does_not_reconnect(
     assert not [m for m in messages if "lost" in m]
 
 
+def test_stop_sends_unbind_and_waits_for_its_answer() -> None:
+    """Read on the wire: a peer of a few lines that answers the bind, then the unbind late."""
+    received: list[int] = []
+    answer_delay = 0.3
+
+    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                length, command_id, _, sequence = HEADER.unpack(await reader.readexactly(16))
+                await reader.readexactly(length - 16)
+                received.append(command_id)
+                if command_id in BINDS:
+                    answer = encode_message_id("REC")
+                    writer.write(frame(command_id | RESP, ESME_ROK, sequence, answer))
+                elif command_id == UNBIND:
+                    await asyncio.sleep(answer_delay)
+                    writer.write(frame(UNBIND_RESP, ESME_ROK, sequence))
+        writer.close()
+
+    async def scenario() -> float:
+        server = await asyncio.start_server(peer, "127.0.0.1", 0)
+        try:
+            carrier = SmppCarrier(connector(server.sockets[0].getsockname()[1]))
+            await carrier.start(Sinks().report, Sinks().reply, [])
+            await until_bound(carrier)
+            started = time.monotonic()
+            await carrier.stop()
+            return time.monotonic() - started
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    took = run(scenario)
+    assert received[-1] == UNBIND
+    assert took >= answer_delay * 0.9  # it waited for the unbind_resp
+
+
 # -- wired into the engine -----------------------------------------------------------------
 
 
@@ -584,12 +617,7 @@ def test_the_engine_delivers_through_the_configured_connector(
     phones = [f"+3361234{n:04d}" for n in range(20)]
 
     async def scenario() -> set[str]:
-        store = SQLiteStore.open(tmp_path / "engine.db", busy_timeout=10.0)
-        await store.migrate()
-        account = await store.create_account("acme", "FR", "fr", 0, int(time.time()))
-        recipients = [NewRecipient(p, None, "gsm7", 1) for p in phones]
-        message = NewMessage(account.id, "Bonjour", None, None, False, len(phones), 0, recipients)
-        message_id = await store.create_message(message, time.time())
+        store, account_id, message_id = await store_with_message(tmp_path / "engine.db", phones)
         async with running(smsc) as server:
             settings = Settings(connectors=[connector(server.port, prefixes=["+33"])])
             engine = DeliveryEngine(store, settings)
@@ -599,7 +627,7 @@ def test_the_engine_delivers_through_the_configured_connector(
                 async with asyncio.timeout(10):
                     while True:
                         found = await store.lookup_statuses(
-                            account.id, [(message_id, p) for p in phones]
+                            account_id, [(message_id, p) for p in phones]
                         )
                         states = {row[0] for row in found.values()}
                         if states == {State.DELIVERED}:
@@ -638,12 +666,23 @@ def test_a_paused_pacer_gives_no_token_until_the_pause_ends() -> None:
     assert waited >= 0.19
 
 
-def test_the_pacer_lets_a_fast_connectors_batch_out_at_once() -> None:
-    async def scenario() -> float:
+def test_the_pacer_lets_a_fast_connectors_batch_out_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """100 tokens at 10,000/s are its 10 ms burst: none waits (a bucket of one would
+    sleep 99 times). Counted, not timed, so that a busy machine cannot fail it."""
+    pauses: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def counted_sleep(delay: float) -> None:
+        pauses.append(delay)
+        await real_sleep(delay)
+
+    async def scenario() -> None:
         pacer, session = Pacer(10_000.0), Session()
-        started = time.monotonic()
+        monkeypatch.setattr(asyncio, "sleep", counted_sleep)
         for _ in range(100):
             await pacer.take(session)
-        return time.monotonic() - started
 
-    assert asyncio.run(scenario()) < 0.005
+    asyncio.run(scenario())
+    assert pauses == []

@@ -295,10 +295,33 @@ def test_unbind_waits_for_the_answer_then_both_sides_close() -> None:
     run(scenario)
 
 
+def test_unbind_does_not_close_before_the_peer_answers() -> None:
+    async def scenario() -> None:
+        peers: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+        server = await asyncio.start_server(
+            lambda reader, writer: peers.put_nowait((reader, writer)), HOST, 0
+        )
+        try:
+            client = await connect(HOST, server.sockets[0].getsockname()[1])
+            reader, writer = await peers.get()
+            leaving = asyncio.ensure_future(client.unbind(timeout=5))
+            unbind = await read_pdu(reader)
+            await asyncio.sleep(0.1)
+            waited = not leaving.done() and not client.closed.done()
+            writer.write(frame(UNBIND_RESP, ESME_ROK, unbind.sequence))
+            await asyncio.wait_for(leaving, 2)
+            assert (unbind.command_id, waited, client.closed.done()) == (UNBIND, True, True)
+            writer.close()
+        finally:
+            server.close()
+
+    run(scenario)
+
+
 def test_a_live_peer_keeps_the_link_and_a_silent_one_loses_it() -> None:
     async def scenario() -> None:
-        async with pair(enquire_interval=0.05) as (client, _):
-            await asyncio.sleep(0.3)  # several enquire_links, each answered
+        async with pair(enquire_interval=0.2) as (client, _):
+            await asyncio.sleep(0.7)  # several enquire_links, each answered
             assert not client.closed.done()
         async with raw_client(enquire_interval=0.05) as (reader, _, served):
             probe = await read_pdu(reader)  # the session probes a peer that never answers

@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 from smsrelay.domain.segments import segment
 from smsrelay.smpp.text import Concatenation, Part, decode_gsm7, encode_parts
 
-# Every character segments.py bills as GSM 7-bit, found through its public answer, so that the
-# encoder's own table is checked against the biller's rather than against itself.
+# Every character segments.py bills as GSM 7-bit, found through its public answer. Both
+# read domain/gsm7.py, so these tests check that encoding and billing agree; the table
+# itself is checked against the standard (GSM_0338_*) below.
 GSM7_CHARACTERS = "".join(
     chr(code) for code in range(0x10000) if segment(chr(code)).encoding == "gsm7"
 )
@@ -81,6 +82,34 @@ def test_every_gsm_basic_and_extension_character_round_trips(char: str) -> None:
 
     assert len(part.short_message) == segment(char).units
     assert decode_gsm7(part.short_message) == char
+
+
+# 3GPP TS 23.038 section 6.2.1, typed from the standard, code 0x00 to 0x7F (0x1B, the
+# escape, shown as a space here and left out of the comparison).
+GSM_0338_BASIC = (
+    "@£$¥èéùìòÇ\nØø\rÅå"
+    "Δ_ΦΓΛΩΠΨΣΘΞ ÆæßÉ"
+    " !\"#¤%&'()*+,-./"
+    "0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNO"
+    "PQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmno"
+    "pqrstuvwxyzäöñüà"
+)
+GSM_0338_EXTENSION = {
+    0x0A: "\f", 0x14: "^", 0x28: "{", 0x29: "}", 0x2F: "\\",
+    0x3C: "[", 0x3D: "~", 0x3E: "]", 0x40: "|", 0x65: "€",
+}  # fmt: skip
+
+
+def test_the_basic_table_is_the_standards() -> None:
+    codes = [code for code in range(128) if code != 0x1B]
+    assert decode_gsm7(bytes(codes)) == "".join(GSM_0338_BASIC[code] for code in codes)
+
+
+def test_the_extension_table_is_the_standards() -> None:
+    decoded = {code: decode_gsm7(bytes((0x1B, code))) for code in GSM_0338_EXTENSION}
+    assert decoded == GSM_0338_EXTENSION
 
 
 def test_decoding_reads_no_character_the_biller_would_not_bill_as_gsm7() -> None:

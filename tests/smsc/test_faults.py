@@ -43,10 +43,10 @@ from tests.smsc.esme import (
     ],
 )
 def test_refusal_faults_answer_their_status(
-    base: SmscSettings, log_path: Path, fault: str, status: int
+    smsc: SmscSettings, log_path: Path, fault: str, status: int
 ) -> None:
     async def scenario() -> None:
-        async with running(with_faults(base, **{fault: 1.0})) as server:
+        async with running(with_faults(smsc, **{fault: 1.0})) as server:
             esme = await bound(server)
             assert await esme.submit() == (status, "")
             assert await esme.nothing_more()  # no receipt for what was not accepted
@@ -57,9 +57,9 @@ def test_refusal_faults_answer_their_status(
     assert decided == ([("refused", status)] if fault == "permanent_error" else [])
 
 
-def test_an_unanswered_submit_times_out(base: SmscSettings) -> None:
+def test_an_unanswered_submit_times_out(smsc: SmscSettings) -> None:
     async def scenario() -> None:
-        async with running(with_faults(base, unanswered=1.0)) as server:
+        async with running(with_faults(smsc, unanswered=1.0)) as server:
             esme = await bound(server)
             with pytest.raises(SessionTimeout):
                 await esme.session.request(SUBMIT_SM, esme.submit_body(), 0.3)
@@ -67,9 +67,9 @@ def test_an_unanswered_submit_times_out(base: SmscSettings) -> None:
     run(scenario)
 
 
-def test_a_dropped_connection_fails_the_whole_window(base: SmscSettings) -> None:
+def test_a_dropped_connection_fails_the_whole_window(smsc: SmscSettings) -> None:
     async def scenario() -> None:
-        async with running(with_faults(base, drop_connection=1.0)) as server:
+        async with running(with_faults(smsc, drop_connection=1.0)) as server:
             esme = await bound(server)
             answers = [
                 asyncio.ensure_future(esme.session.request(SUBMIT_SM, esme.submit_body(), 2))
@@ -83,8 +83,8 @@ def test_a_dropped_connection_fails_the_whole_window(base: SmscSettings) -> None
     run(scenario)
 
 
-def test_beyond_its_window_the_smsc_throttles(base: SmscSettings) -> None:
-    settings = msgspec.structs.replace(base, window=2, response_delay=0.3)
+def test_beyond_its_window_the_smsc_throttles(smsc: SmscSettings) -> None:
+    settings = msgspec.structs.replace(smsc, window=2, response_delay=0.3)
 
     async def scenario() -> None:
         async with running(settings) as server:
@@ -96,9 +96,9 @@ def test_beyond_its_window_the_smsc_throttles(base: SmscSettings) -> None:
 
 
 @pytest.mark.parametrize("before", [False, True])
-def test_report_before_response_sends_the_receipt_first(base: SmscSettings, before: bool) -> None:
+def test_report_before_response_sends_the_receipt_first(smsc: SmscSettings, before: bool) -> None:
     async def scenario() -> None:
-        async with running(with_faults(base, report_before_response=before)) as server:
+        async with running(with_faults(smsc, report_before_response=before)) as server:
             esme = await bound(server)
             answer = esme.session.request_nowait(SUBMIT_SM, esme.submit_body())
             esme.watched = answer
@@ -111,9 +111,9 @@ def test_report_before_response_sends_the_receipt_first(base: SmscSettings, befo
     run(scenario)
 
 
-def test_duplicate_reports_send_each_final_receipt_twice(base: SmscSettings) -> None:
+def test_duplicate_reports_send_each_final_receipt_twice(smsc: SmscSettings) -> None:
     async def scenario() -> None:
-        async with running(with_faults(base, duplicate_reports=True)) as server:
+        async with running(with_faults(smsc, duplicate_reports=True)) as server:
             esme = await bound(server)
             await esme.submit()
             assert await esme.next() == await esme.next()
@@ -122,9 +122,9 @@ def test_duplicate_reports_send_each_final_receipt_twice(base: SmscSettings) -> 
     run(scenario)
 
 
-def test_out_of_order_sends_an_enroute_after_the_final_receipt(base: SmscSettings) -> None:
+def test_out_of_order_sends_an_enroute_after_the_final_receipt(smsc: SmscSettings) -> None:
     async def scenario() -> None:
-        async with running(with_faults(base, out_of_order=True)) as server:
+        async with running(with_faults(smsc, out_of_order=True)) as server:
             esme = await bound(server)
             _, message_id = await esme.submit()
             final, late = await esme.next(), await esme.next()
@@ -136,9 +136,9 @@ def test_out_of_order_sends_an_enroute_after_the_final_receipt(base: SmscSetting
     run(scenario)
 
 
-def test_twelve_digit_dates(base: SmscSettings) -> None:
+def test_twelve_digit_dates(smsc: SmscSettings) -> None:
     async def scenario() -> None:
-        async with running(with_faults(base, twelve_digit_dates=True)) as server:
+        async with running(with_faults(smsc, twelve_digit_dates=True)) as server:
             esme = await bound(server)
             await esme.submit()
             fields = receipt_fields(await esme.next())
@@ -149,9 +149,9 @@ def test_twelve_digit_dates(base: SmscSettings) -> None:
 
 
 @pytest.mark.parametrize(("state", "word"), [("delivered", "DELIVERED"), ("undelivered", "FAILED")])
-def test_nonstandard_stat_words(base: SmscSettings, state: str, word: str) -> None:
+def test_nonstandard_stat_words(smsc: SmscSettings, state: str, word: str) -> None:
     settings = with_faults(
-        msgspec.structs.replace(base, outcomes=outcomes(state)), nonstandard_stat=True
+        msgspec.structs.replace(smsc, outcomes=outcomes(state)), nonstandard_stat=True
     )
 
     async def scenario() -> None:
@@ -163,9 +163,9 @@ def test_nonstandard_stat_words(base: SmscSettings, state: str, word: str) -> No
     run(scenario)
 
 
-def test_lowercase_receipts(base: SmscSettings) -> None:
+def test_lowercase_receipts(smsc: SmscSettings) -> None:
     async def scenario() -> None:
-        async with running(with_faults(base, lowercase_receipts=True)) as server:
+        async with running(with_faults(smsc, lowercase_receipts=True)) as server:
             esme = await bound(server)
             await esme.submit(text=b"HELLO")
             receipt = await esme.next()
@@ -175,9 +175,9 @@ def test_lowercase_receipts(base: SmscSettings) -> None:
     run(scenario)
 
 
-def test_omitted_tlvs_leave_the_text_alone(base: SmscSettings) -> None:
+def test_omitted_tlvs_leave_the_text_alone(smsc: SmscSettings) -> None:
     async def scenario() -> None:
-        async with running(with_faults(base, omit_tlvs=True)) as server:
+        async with running(with_faults(smsc, omit_tlvs=True)) as server:
             esme = await bound(server)
             _, message_id = await esme.submit()
             receipt = await esme.next()
