@@ -53,7 +53,7 @@ def test_settings_is_one_immutable_object() -> None:
         Settings().port = 1  # type: ignore[misc]
 
 
-def test_prices_come_from_the_built_in_table_unless_a_file_is_named() -> None:
+def test_no_price_file_is_named_unless_the_settings_name_one() -> None:
     assert load_settings(environ={}).prices_file == ""
     named = load_settings(environ={"SMSRELAY_PRICES_FILE": "/etc/smsrelay/prices.toml"})
     assert named.prices_file == "/etc/smsrelay/prices.toml"

@@ -98,8 +98,8 @@ def test_me_counts_the_sms_the_balance_buys_at_home_prices(
     found = credits(client, customer.key)
     balance = thousandths(found["solde"])
     assert balance == 999_962
-    assert found["creditSms"] == balance // FR_PREMIUM
-    assert found["creditSmsLowCost"] == balance // FR_LOW_COST
+    assert found["creditSms"] == 26_314  # 999.962 EUR at 0.038 a part, rounded down
+    assert found["creditSmsLowCost"] == 33_332  # ... and at 0.030
     assert found["creditHlr"] == 0
 
 

@@ -174,7 +174,7 @@ def test_the_failure_message_is_in_the_account_language() -> None:
     )
 
 
-def test_the_network_falls_back_to_english_names() -> None:
+def test_network_names_are_the_same_for_french_and_english_accounts() -> None:
     # phonenumbers has no French carrier names: both languages give the same answer.
     french = describe("+447400123456", "FR", "fr")
     english = describe("+447400123456", "FR", "en")
