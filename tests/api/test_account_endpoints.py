@@ -10,12 +10,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from smsrelay.domain.pricing import DEFAULT_PRICE_TABLE
 from tests.conftest import Admin, Customer
 
 PARIS = ZoneInfo("Europe/Paris")
-FR_PREMIUM = DEFAULT_PRICE_TABLE.regions["FR"].premium  # thousandths of EUR per part
-FR_LOW_COST = DEFAULT_PRICE_TABLE.regions["FR"].low_cost or 0
 LISTED = "+33612345678"
 OTHER = "+33612345679"
 
