@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from tests.api.helpers import send
 from tests.conftest import Customer
 
 # --- shapes: a key's spec is a type (exact: True is no int), a tuple of types, a pattern that
@@ -107,13 +108,6 @@ def call(client: httpx.Client, request: Request, fmt: str | None = None) -> http
     return client.post(request.path, params=query, json=request.params)
 
 
-def send(client: httpx.Client, customer: Customer, numbers: str, **extra: Any) -> int:
-    body = {"apiKey": customer.key, "phoneNumbers": numbers, "message": "Bonjour", **extra}
-    answer = client.post("/v1/send", json=body)
-    assert answer.status_code == 200, answer.text
-    return int(answer.json()["message_id"])
-
-
 def in_three_days() -> dict[str, Any]:
     day = datetime.now(ZoneInfo("Europe/Paris")) + timedelta(days=3)
     return {"scheduledDeliveryDate": day.strftime("%d/%m/%Y"), "time": 10, "minute": 30}
@@ -146,29 +140,29 @@ def _bulk_send(client: httpx.Client, customer: Customer, n: int) -> Request:
 
 
 def _multi_status(client: httpx.Client, customer: Customer, n: int) -> Request:
-    message_id = send(client, customer, "0612345678", sandbox=1)
+    message_id = send(client, customer.key, "0612345678", sandbox=1)
     pair = {"phoneNumber": "0612345678", "messageId": message_id}
     return Request("POST", "/v1/multi-status", {"apiKey": customer.key, "SMSStatut_List": [pair]})
 
 
 def _message_status(client: httpx.Client, customer: Customer, n: int) -> Request:
-    message_id = send(client, customer, "0612345678", sandbox=1)
+    message_id = send(client, customer.key, "0612345678", sandbox=1)
     params = {"apiKey": customer.key, "messageId": message_id, "phoneNumber": "0612345678"}
     return Request("GET", "/v1/message-status", params)
 
 
 def _bulk_status(client: httpx.Client, customer: Customer, n: int) -> Request:
-    message_id = send(client, customer, "0612345678,0612345679", sandbox=1)
+    message_id = send(client, customer.key, "0612345678,0612345679", sandbox=1)
     return Request("GET", "/v1/bulk-status", {"apiKey": customer.key, "messageId": message_id})
 
 
 def _bulk_status_by_tag(client: httpx.Client, customer: Customer, n: int) -> Request:
-    send(client, customer, "0612345678,0612345679", sandbox=1, tag="golden")
+    send(client, customer.key, "0612345678,0612345679", sandbox=1, tag="golden")
     return Request("GET", "/v1/bulk-status-by-tag", {"apiKey": customer.key, "tag": "golden"})
 
 
 def _message_cancel(client: httpx.Client, customer: Customer, n: int) -> Request:
-    message_id = send(client, customer, "0612345678", **in_three_days())
+    message_id = send(client, customer.key, "0612345678", **in_three_days())
     return Request("GET", "/v1/message-cancel", {"apiKey": customer.key, "messageId": message_id})
 
 
@@ -301,7 +295,7 @@ def test_xml_answer_holds_the_json_values_in_order(
 
 
 def test_me_balance_repeats_solde(client: httpx.Client, customer: Customer) -> None:
-    send(client, customer, "0612345678")
+    send(client, customer.key, "0612345678")
     credits = call(client, _me(client, customer, 0)).json()["credits"]
     assert credits["balance"] == credits["solde"] == "999.962"
 
@@ -365,7 +359,7 @@ def test_error_answer_is_success_code_message_in_json_and_xml(
 def test_field_error_answer_lists_its_fields_in_json_and_xml(
     client: httpx.Client, customer: Customer
 ) -> None:
-    send(client, customer, "0612345678", sandbox=1, tag="golden")
+    send(client, customer.key, "0612345678", sandbox=1, tag="golden")
     request = Request(
         "GET", "/v1/bulk-status-by-tag", {"apiKey": customer.key, "tag": "golden", "page": "0"}
     )

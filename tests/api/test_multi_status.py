@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.helpers import send
 from tests.conftest import Admin, Customer
 
 MAGIC_DELIVERED = "+33600000001"
@@ -19,14 +20,6 @@ NO_PHONE = "Le numéro de téléphone est requis"
 NO_ID = "L'identifiant du message est requis"
 NOT_FOUND = "Numéro introuvable"
 NOT_MOBILE = "Ce numéro ne semble pas être un numéro de mobile"
-
-
-def send(client: httpx.Client, key: str, numbers: str, **extra: Any) -> int:
-    answer = client.post(
-        "/v1/send", json={"apiKey": key, "phoneNumbers": numbers, "message": "Bonjour", **extra}
-    )
-    assert answer.status_code == 200, answer.text
-    return int(answer.json()["message_id"])
 
 
 def status(client: httpx.Client, key: str, pairs: list[dict[str, Any]], **extra: Any) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.helpers import send
 from tests.conftest import Admin, Customer
 
 MAGIC_DELIVERED = "+33600000001"  # Delivered after 1 s (docs/simulator.md)
@@ -15,13 +16,6 @@ MAGIC_UNDELIVERED = "+33600000002"  # Not delivered after 1 s
 MAGIC_SILENT = "+33600000003"  # never reported: Waiting
 FRENCH = "+33612345678"
 MOROCCAN = "+212612345678"
-
-
-def send(client: httpx.Client, key: str, numbers: str, **extra: Any) -> int:
-    body = {"apiKey": key, "phoneNumbers": numbers, "message": "Bonjour", **extra}
-    answer = client.post("/v1/send", json=body)
-    assert answer.status_code == 200, answer.text
-    return int(answer.json()["message_id"])
 
 
 def bulk_send(client: httpx.Client, key: str, numbers: list[str], **extra: Any) -> int:
