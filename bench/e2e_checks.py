@@ -99,20 +99,15 @@ class Consistency:
     final_recipients: int
 
 
-def consistency(database: Path, fates: dict[str, str], twice: int) -> Consistency:
-    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT phone, state FROM recipients").fetchall()
-        carriers = dict(
-            db.execute(
-                "SELECT coalesce(carrier, '(none)'), count(*) FROM recipients GROUP BY carrier"
-            )
-        )
-        (final_events,) = db.execute(
-            f"SELECT count(*) FROM status_events WHERE state IN ({FINAL_LIST})"
-        ).fetchone()
-    finally:
-        db.close()
+def consistency(
+    db: sqlite3.Connection, fates: dict[str, str], twice: int, final_events: int
+) -> Consistency:
+    """The file's recipients against the SMSC's fates (`decided`); `final_events`: how many
+    final-status events the file holds (one per `Latency` value)."""
+    rows = db.execute("SELECT phone, state FROM recipients").fetchall()
+    carriers = dict(
+        db.execute("SELECT coalesce(carrier, '(none)'), count(*) FROM recipients GROUP BY carrier")
+    )
     mismatches: Counter[tuple[str, str]] = Counter()
     not_decided = final_recipients = 0
     phones = set()
@@ -141,28 +136,24 @@ def consistency(database: Path, fates: dict[str, str], twice: int) -> Consistenc
 
 @dataclass(frozen=True)
 class Latency:
-    values: list[float]  # seconds from the 'accepted' event to the final one, sorted
+    values: list[float]  # seconds from the 'accepted' event to each final one, sorted
     last_final: float  # Unix time of the last final event
 
 
-def latencies(database: Path) -> Latency:
-    """Accept → final status of every finalised recipient, from `status_events.at` (REAL).
+def latencies(db: sqlite3.Connection) -> Latency:
+    """Accept → final status of every final-status event, from `status_events.at` (REAL).
 
     All recipients of one send are accepted in one transaction at one time, so the
     accept time is read per message.
     """
-    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    try:
-        accepted = dict(
-            db.execute(
-                "SELECT message_id, min(at) FROM status_events"
-                " WHERE state = 'accepted' AND source = 'api' GROUP BY message_id"
-            )
+    accepted = dict(
+        db.execute(
+            "SELECT message_id, min(at) FROM status_events"
+            " WHERE state = 'accepted' AND source = 'api' GROUP BY message_id"
         )
-        finals = db.execute(
-            f"SELECT message_id, at FROM status_events WHERE state IN ({FINAL_LIST})"
-        ).fetchall()
-    finally:
-        db.close()
+    )
+    finals = db.execute(
+        f"SELECT message_id, at FROM status_events WHERE state IN ({FINAL_LIST})"
+    ).fetchall()
     values = sorted(at - accepted[message_id] for message_id, at in finals)
     return Latency(values, max((at for _, at in finals), default=0.0))

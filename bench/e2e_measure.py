@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ import msgspec
 
 from e2e_common import FINAL_LIST, Failed, Options
 from e2e_processes import CONNECTOR, Smsc, tail
-from harness import ANSWER_TIMEOUT, CpuClock, Server, cpu_seconds
+from harness import ANSWER_TIMEOUT, CpuClock, Server, cpu_seconds, read_only
 from load_client import Connection
 from multi_status_data import log
 from send import RECIPIENTS_PER_REQUEST, Tally, ask, check
@@ -66,6 +65,7 @@ class Load:
     sends: list[tuple[int, int]] = field(default_factory=list)  # (message id, body index)
     started: float = 0.0
     max_lateness: float = 0.0  # --rate: how late the client itself sent
+    ran_out: float = 0.0  # seconds after the first send when no body was left; 0: never
     abort: str = ""  # why the run stops now
 
     def accepted(self) -> int:
@@ -79,7 +79,7 @@ class Sampler:
     """Counts what has happened, read from the SQLite file and the decisions log."""
 
     def __init__(self, database: Path, decisions: Path, load: Load) -> None:
-        self._db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        self._db = read_only(database)
         self._decisions = decisions.open("rb")
         self._load = load
         self._last_event = 0
@@ -177,7 +177,8 @@ async def drive(
     options: Options,
     load: Load,
 ) -> None:
-    """Send bodies until `--duration` is over, closed loop or on the `--rate` schedule."""
+    """Send bodies until `--duration` is over, closed loop or on the `--rate` schedule;
+    `load.ran_out` says when, if the bodies were all sent before."""
     tally = load.tally
     start = load.started = time.perf_counter()
     deadline = start + options.duration
@@ -189,22 +190,21 @@ async def drive(
         connection = Connection(port)
         await connection.open()
         try:
-            while next_index < len(requests) and not load.abort:
+            while not load.abort:
                 index = next_index
+                due = start + index * interval if interval else time.perf_counter()
+                if due >= deadline:
+                    return
+                if index == len(requests):
+                    load.ran_out = load.ran_out or time.perf_counter() - start
+                    return
+                next_index += 1
                 if interval:
-                    due = start + index * interval
-                    if due >= deadline:
-                        return
-                    next_index += 1
                     wait = due - time.perf_counter()
                     if wait > 0:
                         await asyncio.sleep(wait)
                     else:
                         load.max_lateness = max(load.max_lateness, -wait)
-                else:
-                    if time.perf_counter() >= deadline:
-                        return
-                    next_index += 1
                 tally.sent += 1
                 sent_at = time.perf_counter()
                 answer = await ask(connection, requests[index], index, tally)
@@ -255,7 +255,6 @@ async def run_load(
     try:
         await asyncio.wait_for(drive(requests, phones_of, server.port, options, load), limit)
     except TimeoutError:
-        load.tally.timed_out = True
         load.tally.problem(f"the load did not end within {limit:.0f} s")
     finally:
         done.set()

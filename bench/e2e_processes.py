@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,7 +23,7 @@ from e2e_common import (
     SMSC_LOG,
     Failed,
 )
-from harness import Server, stop_process
+from harness import Server, smsrelay_command, stop_process
 
 CONNECTOR = "smsc"
 THROUGHPUT = 20_000.0  # submit_sm per second the connector may send: not the limit here
@@ -114,10 +113,6 @@ class Smsc:
 
     def stop(self) -> None:
         stop_process(self.process)
-
-
-def smsrelay_command() -> str:
-    return str(Path(sys.executable).with_name("smsrelay"))
 
 
 def server_config(folder: Path, database: str, port: int, smsc_port: int, window: int) -> Path:

@@ -106,10 +106,16 @@ def report(options: Options, result: Result, fs_type: str, started: str, code: s
         f" requests of {RECIPIENTS_PER_REQUEST} distinct French mobiles, never repeated in the"
         f" run (seed {options.seed}), a one-part GSM text each"
     )
+    if load.ran_out:
+        print(
+            f"load: the prebuilt bodies ran out after {load.ran_out:.1f} s: the load was"
+            f" shorter than the {options.duration:g} s asked"
+        )
     o = OUTCOMES
+    ms = 1000 / o["time_scale"]  # milliseconds here per second of simulated network time
     print(
-        f"operator: time scale {o['time_scale']:g}, reports after {o['median_delay']:g} ms"
-        f" (median), at most {o['max_delay']:g} ms; {o['delivered']:.0%} DELIVRD,"
+        f"operator: time scale {o['time_scale']:g}, reports after {o['median_delay'] * ms:g} ms"
+        f" (median), at most {o['max_delay'] * ms:g} ms; {o['delivered']:.0%} DELIVRD,"
         f" {o['undelivered']:.0%} UNDELIV, {o['expired']:.0%} EXPIRED, {o['rejected']:.0%}"
         " refused at submission, none left unreported, no STOP replies"
     )
@@ -211,4 +217,6 @@ def report(options: Options, result: Result, fs_type: str, started: str, code: s
         and c.not_decided == 0
         and c.unknown == 0
         and c.final_recipients == c.recipients
+        and c.final_events == c.final_recipients
+        and c.decided_twice == 0
     )

@@ -9,6 +9,7 @@ cleans up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from dataclasses import dataclass
@@ -25,15 +26,10 @@ from e2e_common import (
 )
 from e2e_measure import Load, Phases, Sample, Sampler, drain, progress, run_load
 from e2e_processes import Smsc, server_config, smsrelay_server
-from harness import cpu_seconds, free_port, peak_rss_mb, proc_status
+from harness import cpu_seconds, free_port, peak_rss_mb, proc_status, read_only, remove_database
+from load_client import build_requests
 from multi_status_data import log
-from send import (
-    RECIPIENTS_PER_REQUEST,
-    build_bodies,
-    http_request,
-    remove_database,
-    smsrelay_cli,
-)
+from send import BULK_SEND, RECIPIENTS_PER_REQUEST, build_bodies, smsrelay_cli
 
 ACCOUNT = "bench-e2e"
 CREDITS = 100_000_000
@@ -82,7 +78,7 @@ def measure(options: Options, folder: Path, env: dict[str, str]) -> Result:
         startup = server.start()
         log(f"smsrelay: answering on 127.0.0.1:{port} after {startup:.1f} s, database {path}")
         sampler = Sampler(path, smsc.decisions, load)
-        requests = [http_request(body, port) for body in bodies]
+        requests = build_requests(bodies, port, BULK_SEND)
         how = f"{options.rate:,.0f} SMS/s offered" if options.rate else "closed loop"
         log(f"load: {options.duration:g} s, {how}, {options.concurrency} connections")
         phases = asyncio.run(run_load(requests, phones_of, server, smsc, sampler, options, load))
@@ -94,7 +90,7 @@ def measure(options: Options, folder: Path, env: dict[str, str]) -> Result:
         progress(drained, load.started, "drained" if not problem else "drain stopped")
         server_cpu = cpu_seconds(server.pid) - phases.first.cpu.server
         smsc_cpu = cpu_seconds(smsc.pid) - phases.first.smsc_cpu
-        fates, twice = decided(smsc.decisions)
+        fates, _ = decided(smsc.decisions)
         api = api_check(server, key, load, phones_of, fates)
         server_rss = peak_rss_mb(server.pid)
         smsc_rss = proc_status(smsc.pid, "VmHWM") / 1024
@@ -105,6 +101,9 @@ def measure(options: Options, folder: Path, env: dict[str, str]) -> Result:
         smsc.stop()
     log("stopped both; comparing the file with the decisions log")
     fates, twice = decided(smsc.decisions)
+    with contextlib.closing(read_only(path)) as db:
+        latency = latencies(db)
+        checked = consistency(db, fates, twice, len(latency.values))
     result = Result(
         load,
         phases,
@@ -116,8 +115,8 @@ def measure(options: Options, folder: Path, env: dict[str, str]) -> Result:
         smsc_rss,
         server_cpu,
         smsc_cpu,
-        consistency(path, fates, twice),
-        latencies(path),
+        checked,
+        latency,
         time.time() - time.perf_counter(),
         sampler.samples,
     )

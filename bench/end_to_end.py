@@ -14,10 +14,11 @@
    A fresh SQLite file, an account and its key made with smsrelay's own CLI.
 2. Load for `--duration` seconds: bulk-send requests of 500 distinct numbers, one-part
    GSM texts, numbers never repeated in the run (`send.py`'s bodies, built before any
-   clock starts; their count is bounded). By default a closed loop (`--concurrency`
-   connections, each sends the next body as soon as its answer is in: as fast as the
-   server accepts); with `--rate` requests leave on a fixed schedule of that many SMS a
-   second. Every answer is checked in full (`send.check`).
+   clock starts; their count is bounded, and a load that sends them all before
+   `--duration` is over ends early: the report says when). By default a closed loop
+   (`--concurrency` connections, each sends the next body as soon as its answer is in:
+   as fast as the server accepts); with `--rate` requests leave on a fixed schedule of
+   that many SMS a second. Every answer is checked in full (`send.check`).
 3. Once a second the SQLite file is read beside the server (its own read-only
    connection; WAL readers do not block the writers): the final-status events written
    since the last read (`status_events`, by id); and the new lines of the SMSC's
@@ -35,18 +36,17 @@
 One table; the last line is `finalised: N SMS/s`, the sustained end-to-end rate over the
 steady window (from `--warmup` seconds after the first send to the last accepted answer).
 Progress goes to stderr, the result to stdout. Exit status 1 when an answer was wrong or
-missing, a status disagrees with the SMSC's decision, or not everything was final in time.
+missing, a status disagrees with the SMSC's decision, the SMSC decided a number twice, the
+final-status events are not one per final recipient, or not everything was final in time.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -62,12 +62,9 @@ from e2e_common import (
 )
 from e2e_report import figures, report
 from e2e_run import measure
-from harness import code_version
+from harness import clean_env, code_version, remove_database, results_folder
 from multi_status_data import log
-from send import filesystem, remove_database
-
-BENCH_DIR = Path(__file__).resolve().parent
-RESULTS_DIR = BENCH_DIR / "results"
+from send import filesystem
 
 
 def parse_options(argv: list[str] | None = None) -> Options:
@@ -138,13 +135,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
 
 def main() -> int:
     options = parse_options()
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    if options.database_dir is None:
-        folder = Path(tempfile.mkdtemp(prefix="e2e_", dir=RESULTS_DIR))
-    else:
-        folder = options.database_dir
-        folder.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSRELAY_")}
+    folder = results_folder("e2e_", options.database_dir)
+    env = clean_env()
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     code = code_version()  # before the servers start: what they run
     try:

@@ -1,4 +1,5 @@
-"""What the benchmarks share: a server process on loopback, its CPU time and memory, the
+"""What the benchmarks share: the results folder and the environment they run smsrelay in,
+its commands, a server process on loopback, its CPU time and memory, the SQLite file, the
 machine and the code measured.
 
 Used by `multi_status.py`, `send.py` and the end-to-end benchmark (`end_to_end.py`,
@@ -18,6 +19,8 @@ import platform
 import socket
 import sqlite3
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,8 @@ import psutil
 
 import smsrelay
 
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
 STARTUP_TIMEOUT = 300.0
 ANSWER_TIMEOUT = 10.0
 STOP_TIMEOUT = 20.0
@@ -33,6 +38,59 @@ STOP_TIMEOUT = 20.0
 # Off by default: on the reference machine it changed nothing but the spread of the tail.
 SERVER_CPU = 1
 LOAD_CPU = 0
+# Cores that other processes (not the server, not the load tool) and the hypervisor may
+# take during a measured phase before the figures are flagged as disturbed.
+BACKGROUND_LIMIT = 0.15
+
+
+# --- the run's folder, environment and commands ------------------------------------------
+
+
+def results_folder(prefix: str, database_dir: Path | None) -> Path:
+    """`--database-dir` (created if need be), or else a new folder under bench/results/."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    if database_dir is None:
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=RESULTS_DIR))
+    database_dir.mkdir(parents=True, exist_ok=True)
+    return database_dir
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without any `SMSRELAY_*` setting: smsrelay's defaults."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SMSRELAY_")}
+
+
+def smsrelay_command() -> str:
+    """The `smsrelay` executable of the virtualenv running the benchmark."""
+    return str(Path(sys.executable).with_name("smsrelay"))
+
+
+def serve_command(port: int, database: Path) -> list[str]:
+    """`smsrelay serve` on 127.0.0.1:`port` with the SQLite file `database`, else defaults."""
+    return [
+        smsrelay_command(),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--database",
+        f"sqlite:///{database}",
+    ]
+
+
+# --- the SQLite file ---------------------------------------------------------------------
+
+
+def read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection, to read beside a running server (WAL readers do not block)."""
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def remove_database(path: Path) -> None:
+    """The SQLite file `path` and its -wal, -shm and -journal files, where they exist."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 # --- CPU accounting ----------------------------------------------------------------------
@@ -204,6 +262,13 @@ def stop_process(process: subprocess.Popen[bytes] | None) -> None:
 
 
 # --- report ------------------------------------------------------------------------------
+
+
+def disturbed(others: float, steal: float) -> str:
+    """The warning that ends the CPU line when the machine was not quiet, else nothing."""
+    if max(others, steal) > BACKGROUND_LIMIT:
+        return "; WARNING: the machine was not quiet, these figures are disturbed"
+    return ""
 
 
 def machine() -> str:

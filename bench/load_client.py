@@ -15,6 +15,9 @@ Each answer must be HTTP 200 with the length the server gave for that body durin
 correctness check (`--lengths`); any other is counted as wrong. One JSON object on
 stdout is the result. Everything is bounded: the request count, each answer's time,
 and the whole run.
+
+`send.py` and the end-to-end benchmark import its connection, request bytes (for their
+own path) and percentile.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import asyncio
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,10 +50,11 @@ class Tally:
     max_lateness: float = 0.0  # how late the client itself sent (open mode)
 
 
-def build_requests(bodies: list[bytes], port: int) -> list[bytes]:
+def build_requests(bodies: Sequence[bytes], port: int, path: str = PATH) -> list[bytes]:
+    """Each body as the bytes of a whole `POST path` request to 127.0.0.1:`port`."""
     return [
         (
-            f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode()
         + body

@@ -50,15 +50,20 @@ import msgspec
 
 from harness import (
     ANSWER_TIMEOUT,
+    BENCH_DIR,
     LOAD_CPU,
+    RESULTS_DIR,
     SERVER_CPU,
     CpuClock,
     CpuUse,
     Server,
+    clean_env,
     code_version,
+    disturbed,
     free_port,
     machine,
     peak_rss_mb,
+    serve_command,
 )
 from multi_status_data import (
     BENCH_ACCOUNT,
@@ -73,16 +78,11 @@ from multi_status_data import (
     reusable,
 )
 
-BENCH_DIR = Path(__file__).resolve().parent
-RESULTS_DIR = BENCH_DIR / "results"
 LUA_SCRIPT = BENCH_DIR / "multi_status.lua"
 LOAD_CLIENT = BENCH_DIR / "load_client.py"
 REFERENCE_SERVER = BENCH_DIR / "reference_server.py"
 
 PHASE_GRACE = 60.0  # on top of warm-up + duration, before a load process is killed
-# Cores that processes other than the server and the load tool may use during a measured
-# phase before the figures are flagged as disturbed.
-BACKGROUND_LIMIT = 0.15
 
 
 @dataclass(frozen=True)
@@ -103,14 +103,10 @@ class Options:
 class Measure:
     name: str
     peak_rate: float = 0.0
-    peak_cpu: float = 0.0  # share of one core the server used during the peak phase
     cpu_ms: float = 0.0  # server CPU time per request at peak: work, whatever the host steals
-    half_rate: float = 0.0
-    p50_ms: float = 0.0
+    p50_ms: float = 0.0  # at half load
     p99_ms: float = 0.0
-    max_ms: float = 0.0
     rss_mb: float = 0.0
-    startup_s: float = 0.0
     wrong: int = 0
     errors: int = 0
     background: float = 0.0  # cores used by other processes, worst measured phase
@@ -218,8 +214,8 @@ def measure(
     result = Measure(server.name)
     log(f"{server.name}: starting on 127.0.0.1:{server.port}")
     try:
-        result.startup_s = server.start()
-        log(f"{server.name}: answering after {result.startup_s:.1f} s; checking every body")
+        startup = server.start()
+        log(f"{server.name}: answering after {startup:.1f} s; checking every body")
         lengths = verify(server, bodies, answers)
         lengths_file = RESULTS_DIR / f"multi_status_{server.name}.lengths"
         lengths_file.write_text("".join(f"{n}\n" for n in lengths))
@@ -246,7 +242,6 @@ def measure(
             result.wrong += out_py["wrong"]
             result.errors += out_py["errors"]
             peak_latency = f"p50 {out_py['p50_ms']:.1f} ms, p99 {out_py['p99_ms']:.1f} ms"
-        result.peak_cpu = use.server
         result.cpu_ms = use.server / result.peak_rate * 1000 if result.peak_rate else 0.0
         result.account(use)
         log(
@@ -270,16 +265,14 @@ def measure(
         )
         use = before.until(CpuClock.read(server.pid))
         result.account(use)
-        result.half_rate = half["rate"]
         result.p50_ms = half["p50_ms"]
         result.p99_ms = half["p99_ms"]
-        result.max_ms = half["max_ms"]
         result.wrong += half["wrong"]
         result.errors += half["errors"]
         log(
-            f"{server.name}: half load {target:,.0f} req/s scheduled, {result.half_rate:,.0f}"
+            f"{server.name}: half load {target:,.0f} req/s scheduled, {half['rate']:,.0f}"
             f" done; p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms,"
-            f" max {result.max_ms:.1f} ms (client late by at most"
+            f" max {half['max_ms']:.1f} ms (client late by at most"
             f" {half['max_lateness_ms']:.1f} ms); other processes {use.others:.2f} cores,"
             f" steal {use.steal:.2f}"
         )
@@ -308,14 +301,10 @@ def median_measure(rounds: list[Measure]) -> Measure:
     return Measure(
         rounds[0].name,
         peak_rate=mid("peak_rate"),
-        peak_cpu=mid("peak_cpu"),
         cpu_ms=mid("cpu_ms"),
-        half_rate=mid("half_rate"),
         p50_ms=mid("p50_ms"),
         p99_ms=mid("p99_ms"),
-        max_ms=mid("max_ms"),
         rss_mb=mid("rss_mb"),
-        startup_s=mid("startup_s"),
         wrong=sum(r.wrong for r in rounds),
         errors=sum(r.errors for r in rounds),
         background=max(r.background for r in rounds),
@@ -429,22 +418,12 @@ def main() -> int:
     bodies_file.write_bytes(b"\n".join(bodies) + b"\n")
 
     wrk = shutil.which("wrk")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSRELAY_")}
+    env = clean_env()
     env["SMSRELAY_LOG_LEVEL"] = "warning"
-    smsrelay_bin = Path(sys.executable).with_name("smsrelay")
     servers = [
         Server(
             "smsrelay",
-            [
-                str(smsrelay_bin),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port := free_port()),
-                "--database",
-                f"sqlite:///{path}",
-            ],
+            serve_command(port := free_port(), path),
             port,
             env,
             options.pin,
@@ -503,12 +482,7 @@ def main() -> int:
     steal = max(r.steal for r in results)
     print(
         f"background: other processes used up to {background:.2f} cores during a measured"
-        f" phase, the hypervisor took up to {steal:.2f}"
-        + (
-            "; WARNING: the machine was not quiet, these figures are disturbed"
-            if max(background, steal) > BACKGROUND_LIMIT
-            else ""
-        )
+        f" phase, the hypervisor took up to {steal:.2f}{disturbed(background, steal)}"
     )
     if options.rounds > 1:
         print(

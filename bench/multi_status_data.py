@@ -28,6 +28,7 @@ from typing import Any
 import msgspec
 from phonenumbers import PhoneMetadata
 
+from harness import remove_database
 from smsrelay.service.accounts import create_api_key
 from smsrelay.store.sqlite import SQLiteStore
 
@@ -115,12 +116,6 @@ def reusable(path: Path, dataset: Dataset) -> bool:
     return bool(count == dataset.recipients)
 
 
-def remove_database(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    path.with_suffix(".json").unlink(missing_ok=True)
-
-
 def _sizes(rng: random.Random, total: int) -> list[int]:
     sizes: list[int] = []
     while total > 0:
@@ -183,6 +178,7 @@ def fill(path: Path, dataset: Dataset) -> float:
     """Create the database at `path` and fill it; returns the seconds it took."""
     started = time.perf_counter()
     remove_database(path)
+    path.with_suffix(".json").unlink(missing_ok=True)  # what `reusable` reads
     path.parent.mkdir(parents=True, exist_ok=True)
 
     async def migrate() -> None:

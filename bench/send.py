@@ -26,22 +26,20 @@
 6. One table; the last line is `recipients/s: N` (accepted and checked, measured phase).
 
 Everything is bounded: the request count, each answer's time (10 s), each phase's time
-(`--time-limit`), and the server is always stopped. The server process and the CPU
-accounting come from `harness.py`, the numbers from `multi_status_data.py`, the
-percentile from `load_client.py`.
+(`--time-limit`), and the server is always stopped. The server process, its command and
+the CPU accounting come from `harness.py`, the numbers from `multi_status_data.py`, the
+connections, request bytes and percentile from `load_client.py`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,18 +52,23 @@ from harness import (
     CpuClock,
     CpuUse,
     Server,
+    clean_env,
     code_version,
     cpu_times,
+    disturbed,
     free_port,
     machine,
     peak_rss_mb,
+    read_only,
+    remove_database,
+    results_folder,
+    serve_command,
+    smsrelay_command,
 )
-from load_client import ANSWER_FAILURES, Connection, percentile
+from load_client import ANSWER_FAILURES, Connection, build_requests, percentile
 from multi_status_data import log, mobile_number
 
-BENCH_DIR = Path(__file__).resolve().parent
-RESULTS_DIR = BENCH_DIR / "results"
-PATH = "/v1/bulk-send"
+BULK_SEND = "/v1/bulk-send"
 RECIPIENTS_PER_REQUEST = 500
 ACCOUNT = "bench-send"
 CREDITS = 100_000_000  # in the currency: enough for 2.6 billion one-part SMS at 0.038
@@ -75,7 +78,6 @@ LOG_FILE = "server.log"
 # Numbers the simulated operator gives a fixed fate (docs/simulator.md): never sent here.
 TEST_NUMBERS = frozenset(f"+3360000000{n}" for n in range(1, 10))
 CLI_TIMEOUT = 60.0
-BACKGROUND_LIMIT = 0.15  # cores other processes may use before the figures are flagged
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,6 @@ class Tally:
     message_ids: set[int] = field(default_factory=set)
     first_problem: str = ""
     elapsed: float = 0.0  # first send to last answer
-    timed_out: bool = False
 
     def problem(self, text: str) -> None:
         if not self.first_problem:
@@ -187,13 +188,6 @@ def build_bodies(rng: random.Random, key: str, count: int) -> tuple[list[bytes],
     return bodies, phones_of
 
 
-def http_request(body: bytes, port: int) -> bytes:
-    return (
-        f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
-
-
 # --- the load ------------------------------------------------------------------------------
 
 
@@ -247,7 +241,6 @@ async def closed_loop(
     try:
         await asyncio.wait_for(asyncio.gather(*map(worker, connections)), time_limit)
     except TimeoutError:
-        tally.timed_out = True
         tally.problem(f"stopped after {time_limit:g} s, {tally.sent} of {len(requests)} sent")
     tally.elapsed = last_answer - start
     return tally
@@ -259,7 +252,7 @@ def run_phase(
     port: int,
     options: Options,
 ) -> Tally:
-    requests = [http_request(body, port) for body in bodies]
+    requests = build_requests(bodies, port, BULK_SEND)
     return asyncio.run(
         closed_loop(requests, phones_of, port, options.concurrency, options.time_limit)
     )
@@ -269,18 +262,13 @@ def run_phase(
 
 
 def smsrelay_cli(*args: str, env: dict[str, str]) -> str:
-    command = [str(Path(sys.executable).with_name("smsrelay")), *args]
+    command = [smsrelay_command(), *args]
     done = subprocess.run(
         command, capture_output=True, text=True, env=env, timeout=CLI_TIMEOUT, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:2])} failed: {done.stderr.strip()}")
     return done.stdout.strip()
-
-
-def remove_database(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def filesystem(path: Path) -> str:
@@ -311,7 +299,7 @@ class Stored:
 
 def stored(path: Path, account_id: str) -> Stored:
     """What the file holds, read beside the running server (WAL readers do not block it)."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db = read_only(path)
     try:
         messages, cost = db.execute("SELECT count(*), total(cost) FROM messages").fetchone()
         states = dict(db.execute("SELECT state, count(*) FROM recipients GROUP BY state"))
@@ -419,17 +407,7 @@ def measure(options: Options, folder: Path, env: dict[str, str]) -> tuple[Result
     bodies, phones_of = build_bodies(random.Random(options.seed), key, total)
 
     port = free_port()
-    command = [
-        str(Path(sys.executable).with_name("smsrelay")),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--database",
-        database,
-    ]
-    server = Server("smsrelay", command, port, env, False, folder / LOG_FILE)
+    server = Server("smsrelay", serve_command(port, path), port, env, False, folder / LOG_FILE)
     log(f"smsrelay: starting on 127.0.0.1:{port}, database {path}")
     try:
         startup = server.start()
@@ -506,12 +484,7 @@ def report(options: Options, result: Result, final: Stored, fs_type: str, starte
     print(
         f"cpu: the server (API and delivery worker) used {use.server:.2f} cores ({kernel:.0%} of"
         f" the API's in the kernel), other processes {use.others:.2f},"
-        f" the hypervisor took {use.steal:.2f}"
-        + (
-            "; WARNING: the machine was not quiet, these figures are disturbed"
-            if max(use.others, use.steal) > BACKGROUND_LIMIT
-            else ""
-        )
+        f" the hypervisor took {use.steal:.2f}{disturbed(use.others, use.steal)}"
     )
     print()
     print(table(result, options.requests))
@@ -520,13 +493,8 @@ def report(options: Options, result: Result, final: Stored, fs_type: str, starte
 
 def main() -> int:
     options = parse_options()
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    if options.database_dir is None:
-        folder = Path(tempfile.mkdtemp(prefix="send_", dir=RESULTS_DIR))
-    else:
-        folder = options.database_dir
-        folder.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSRELAY_")}
+    folder = results_folder("send_", options.database_dir)
+    env = clean_env()
     env["SMSRELAY_LOG_LEVEL"] = "warning"
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     try:
