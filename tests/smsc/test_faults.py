@@ -185,3 +185,32 @@ def test_omitted_tlvs_leave_the_text_alone(smsc: SmscSettings) -> None:
         assert receipt_fields(receipt)["id"] == message_id
 
     run(scenario)
+
+
+def test_restarted_ids_repeat_every_n_submissions(smsc: SmscSettings, log_path: Path) -> None:
+    async def scenario() -> list[str]:
+        async with running(with_faults(smsc, restart_ids_every=2)) as server:
+            esme = await bound(server)
+            answers = [await esme.submit(text=b"%d" % n) for n in range(5)]
+            receipts = [receipt_fields(await esme.next())["id"] for _ in range(5)]
+        assert sorted(receipts) == sorted(message_id for _, message_id in answers)
+        return [message_id for _, message_id in answers]
+
+    ids = run(scenario)
+    first = int(ids[0])
+    assert [int(i) for i in ids] == [first, first + 1, first, first + 1, first]
+    assert [d.message_id for d in read_decisions(log_path)] == ids
+
+
+def test_ids_per_connection_repeat_on_every_bind(smsc: SmscSettings) -> None:
+    async def scenario() -> tuple[list[str], list[str]]:
+        async with running(with_faults(smsc, ids_per_connection=True)) as server:
+            one, two = await bound(server), await bound(server)
+            first = [(await one.submit(text=b"%d" % n))[1] for n in range(3)]
+            second = [(await two.submit(text=b"%d" % n))[1] for n in range(3, 6)]
+            third = [(await one.submit(text=b"%d" % n))[1] for n in range(6, 7)]
+        return first + third, second
+
+    on_one, on_two = run(scenario)
+    assert on_two == on_one[:3]  # the second bind counted from the same start
+    assert int(on_one[3]) == int(on_one[2]) + 1  # the first goes on with its own count

@@ -5,14 +5,14 @@ unanswered submit_sm). A submit_sm first meets the per-attempt faults (dropped
 connection, no answer, throttling, full queue), then its fate (`fates`), then is
 answered with a message id from a counter that starts at the current time in
 microseconds: ids never repeat across restarts as long as fewer than a million are
-issued a second. Its receipts and its recipient's STOP go to the `Outbox`, which
-delivers them to a receiver or transceiver bind of the same system_id.
+issued a second, unless a fault makes them (`IdCounter`). Its receipts and its
+recipient's STOP go to the `Outbox`, which delivers them to a receiver or transceiver
+bind of the same system_id.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import random
 import time
@@ -62,7 +62,8 @@ class SmscServer:
         self.receipts = ReceiptWriter(settings.receipt_id_format, settings.faults)
         self.outbox = Outbox(settings.resend_timeout)
         self._faults = random.Random(f"{settings.outcomes.seed}:faults")
-        self._numbers = itertools.count(time.time_ns() // 1000)
+        self.first_id = time.time_ns() // 1000
+        self.numbers = IdCounter(self.first_id, settings.faults.restart_ids_every)
         self._decisions: DecisionLog | None = None
         self._server: asyncio.Server | None = None
         self._connections: set[_Connection] = set()
@@ -135,7 +136,7 @@ class SmscServer:
             self._decide(now, None, None, part, "refused", decision.status)
             connection.answer(sequence, decision.status, b"")
             return
-        number = next(self._numbers)
+        number = connection.numbers.next()
         message_id = format_id(number, self.settings.message_id_format)
         assert connection.system_id is not None  # bound, or it could not submit
         report_at, stop_at = self._schedule(
@@ -213,12 +214,35 @@ class SmscServer:
         )
 
 
+class IdCounter:
+    """Message numbers from `first`, going back to `first` after every `restart_every`
+    numbers issued (0: never), as an SMSC whose counter restarts does."""
+
+    def __init__(self, first: int, restart_every: int = 0) -> None:
+        self._first = first
+        self._restart_every = restart_every
+        self._issued = 0
+
+    def next(self) -> int:
+        if self._restart_every and self._issued == self._restart_every:
+            self._issued = 0
+        self._issued += 1
+        return self._first + self._issued - 1
+
+
 class _Connection:
     """One ESME connection: its bind, and the submit_sm it has not yet had answered."""
 
     def __init__(self, server: SmscServer) -> None:
         self.server = server
         settings = server.settings
+        faults = settings.faults
+        # The server's counter, or (ids_per_connection) one of its own from the same start.
+        self.numbers = (
+            IdCounter(server.first_id, faults.restart_ids_every)
+            if faults.ids_per_connection
+            else server.numbers
+        )
         self.session = Session(
             self.on_request,
             window=settings.window,

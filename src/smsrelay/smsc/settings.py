@@ -26,7 +26,7 @@ class Faults(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     The first five are shares of submit_sm. All but `permanent_error` are drawn per
     attempt from the server's seeded generator, so a retry of the same SMS may pass;
     `permanent_error` is drawn per SMS, so a retry meets it again. The switches change
-    every receipt.
+    every receipt; the last two make message ids repeat.
     """
 
     # The connection is cut on receiving the submit_sm (unanswered, not accepted), with
@@ -43,6 +43,12 @@ class Faults(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     nonstandard_stat: bool = False  # DELIVERED / FAILED instead of DELIVRD / UNDELIV
     lowercase_receipts: bool = False  # "id:… stat:delivrd …"
     omit_tlvs: bool = False  # no receipted_message_id / message_state: the text alone
+    # Message ids repeat, as real operators' do. The counter goes back to its start after
+    # this many accepted submit_sm (0: never), as an SMSC that restarts with it does...
+    restart_ids_every: Annotated[int, msgspec.Meta(ge=0)] = 0
+    # ... and each connection counts from the same start, as an SMSC whose binds each
+    # keep their own counter does.
+    ids_per_connection: bool = False
 
 
 class SmscSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
