@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,20 @@ def environment(tmp_path: Path) -> dict[str, str]:
     }
 
 
+@dataclass
+class Served:
+    base: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
 @pytest.fixture
-def served(environment: dict[str, str], tmp_path: Path) -> Iterator[str]:
+def served(served_process: Served) -> str:
+    return served_process.base
+
+
+@pytest.fixture
+def served_process(environment: dict[str, str], tmp_path: Path) -> Iterator[Served]:
     cli(environment, "migrate")
     log = tmp_path / "server.log"
     with log.open("wb") as output:
@@ -58,10 +71,38 @@ def served(environment: dict[str, str], tmp_path: Path) -> Iterator[str]:
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.1)
-    yield base
+    yield Served(base, process, log)
     process.send_signal(signal.SIGINT)
     assert process.wait(15) == 0, log.read_text()
     assert "Traceback" not in log.read_text()
+
+
+def delivery_worker(server_pid: int) -> psutil.Process:
+    """The delivery worker child of the server `server_pid`, once it has one."""
+    deadline = time.monotonic() + 20
+    while True:
+        workers = [
+            child
+            for child in psutil.Process(server_pid).children()
+            if "multiprocessing" in " ".join(child.cmdline())
+            and "resource_tracker" not in " ".join(child.cmdline())
+        ]
+        if workers:
+            return workers[0]
+        assert time.monotonic() < deadline, "no delivery worker appeared"
+        time.sleep(0.1)
+
+
+def health(base: str) -> tuple[int, dict[str, Any]]:
+    answer = httpx.get(f"{base}/health", timeout=5)
+    return answer.status_code, answer.json()
+
+
+def until_healthy(base: str) -> None:
+    deadline = time.monotonic() + 20
+    while health(base)[0] != 200:
+        assert time.monotonic() < deadline, f"still unhealthy: {health(base)}"
+        time.sleep(0.05)
 
 
 def multi_status(base: str, key: str, pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -123,17 +164,7 @@ def test_the_delivery_worker_stops_when_the_server_is_killed(
             [SMSRELAY, "serve"], env=environment, stdout=output, stderr=subprocess.STDOUT
         )
     try:
-        deadline = time.monotonic() + 20
-        workers: list[psutil.Process] = []
-        while not workers:
-            assert time.monotonic() < deadline, "no delivery worker appeared"
-            time.sleep(0.1)
-            workers = [
-                child
-                for child in psutil.Process(process.pid).children()
-                if "multiprocessing" in " ".join(child.cmdline())
-                and "resource_tracker" not in " ".join(child.cmdline())
-            ]
+        workers = [delivery_worker(process.pid)]
         process.kill()
         process.wait(10)
         _, alive = psutil.wait_procs(workers, timeout=15)
@@ -141,3 +172,43 @@ def test_the_delivery_worker_stops_when_the_server_is_killed(
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_killed_delivery_worker_costs_no_send_and_is_replaced(
+    served_process: Served, environment: dict[str, str]
+) -> None:
+    served = served_process.base
+    account_id = cli(environment, "account", "create", "acme", "--credits", "100")
+    key = cli(environment, "key", "create", account_id)
+    until_healthy(served)
+    worker = delivery_worker(served_process.process.pid)
+
+    worker.send_signal(signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    down = health(served)
+    while down[0] == 200 and time.monotonic() < deadline:  # the server hears of it at once
+        down = health(served)
+    sent = [
+        httpx.post(
+            f"{served}/v1/send",
+            json={"apiKey": key, "phoneNumbers": "+33600000001", "message": f"n{n}"},
+        )
+        for n in range(5)
+    ]
+    assert down[0] == 503
+    assert "killed by SIGKILL" in down[1]["reason"]
+    assert [(answer.status_code, answer.json()["success"]) for answer in sent] == [(200, True)] * 5
+    balance = httpx.get(f"{served}/v1/me", params={"apiKey": key}).json()["credits"]["solde"]
+    spent = sum(round(answer.json()["cost"] * 1000) for answer in sent)
+    assert round(float(balance) * 1000) == 100_000 - spent
+
+    until_healthy(served)
+    assert delivery_worker(served_process.process.pid).pid != worker.pid
+    pairs = [{"phoneNumber": "+33600000001", "messageId": a.json()["message_id"]} for a in sent]
+    deadline = time.monotonic() + 15
+    while {item["status"] for item in multi_status(served, key, pairs)} != {"Delivered"}:
+        assert time.monotonic() < deadline, multi_status(served, key, pairs)
+        time.sleep(0.2)
+    log = served_process.log.read_text()
+    assert "delivery worker (pid" in log
+    assert "killed by SIGKILL" in log

@@ -1,8 +1,12 @@
-"""The Starlette application and its lifespan: the store and the delivery engine."""
+"""The Starlette application and its lifespan: the store and the delivery engine.
+
+`/health` is what a load balancer or a supervisor asks: 200 while the API can accept and
+a delivery engine runs, 503 with the reason while none does (a send is still accepted
+then, and delivered once the engine is back: a balancer may keep the node).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +21,7 @@ from smsrelay.api.endpoint import Context, render, render_refusal
 from smsrelay.api.routes import V1_ROUTES
 from smsrelay.config import Settings
 from smsrelay.delivery.engine import DeliveryEngine
+from smsrelay.delivery.inline import InlineDelivery
 from smsrelay.delivery.worker import DeliveryWorker
 from smsrelay.domain.problems import Problem, Refused
 from smsrelay.service.sending import SendingRules
@@ -33,6 +38,9 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def _health(request: Request) -> Response:
+    problem: str | None = request.app.state.delivery.problem
+    if problem is not None:
+        return render({"status": "unavailable", "reason": problem}, "json", 503)
     return render({"status": "ok"}, "json")
 
 
@@ -51,16 +59,14 @@ def create_app(settings: Settings) -> Starlette:
             busy_timeout=settings.sqlite_busy_timeout,
         )
         await store.migrate()
-        engine = worker = None
-        if settings.delivery == "process":
-            worker = DeliveryWorker(settings)
-            worker.start()
-            wake = worker.wake
-        else:
-            engine = DeliveryEngine(store, settings)
-            await engine.start()
-            wake = engine.dispatcher.wake
-        app.state.context = Context(settings, store, wake, rules)
+        delivery = (
+            DeliveryWorker(settings)
+            if settings.delivery == "process"
+            else InlineDelivery(lambda: DeliveryEngine(store, settings))
+        )
+        await delivery.start()
+        app.state.delivery = delivery
+        app.state.context = Context(settings, store, delivery.wake, rules)
         # Everything built until now (modules, phone metadata, the app) lives as long
         # as the process: out of the collector's sight, full collections stay short
         # instead of pausing requests for 20-30 ms.
@@ -69,14 +75,15 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
-            if worker is not None:
-                await asyncio.to_thread(worker.stop)
-            if engine is not None:
-                await engine.stop()
+            await delivery.stop()
             await store.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[Route("/health", _health), *V1_ROUTES],
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_exception, Exception: _http_exception},
     )
+    # `/v1/send/` is no route: a coded 404 like any other, not a redirect to a URL built
+    # from the client's own Host header.
+    app.router.redirect_slashes = False
+    return app

@@ -13,6 +13,7 @@ from smsrelay.delivery.carriers.simulator import SimulatorCarrier
 from smsrelay.delivery.carriers.smpp import SmppCarrier
 from smsrelay.delivery.dispatcher import Dispatcher
 from smsrelay.delivery.matcher import ReceiptMatcher
+from smsrelay.delivery.supervision import start_long_lived
 from smsrelay.domain.replies import DEFAULT_STOP_KEYWORDS
 from smsrelay.store.base import Store
 
@@ -49,11 +50,11 @@ class DeliveryEngine:
         # receipts by itself, so with connectors the (long) list is not read at all.
         awaiting = [] if self._connectors else await self.store.awaiting_reports(self.carrier.name)
         await self.carrier.start(self.matcher.receive, self.matcher.receive_reply, awaiting)
-        self._dispatching = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
+        self._dispatching = start_long_lived(self.dispatcher.run(), "dispatcher")
         self._tasks = [
-            asyncio.create_task(self.matcher.run(), name="receipt-matcher"),
+            start_long_lived(self.matcher.run(), "receipt-matcher"),
             self._dispatching,
-            asyncio.create_task(self.dispatcher.sweep_expired(), name="expiry-sweep"),
+            start_long_lived(self.dispatcher.sweep_expired(), "expiry-sweep"),
         ]
 
     async def stop(self) -> None:

@@ -6,10 +6,17 @@ it, and the API's acceptance fell from 15,000 to 4,000 recipients/s while it ran
 own process the engine works beside the API; the two meet only in the database (WAL
 lets each read while the other writes; writes are short transactions).
 
-The API wakes the dispatcher through a pipe: one byte per accepted send, so that it
-leaves at once rather than at the next poll. The pipe is also how the worker notices that
-the server is gone, even when it was killed outright: its end reads EOF, and the worker
-stops cleanly, writing down every report it already received.
+Two pipes join them. The API wakes the dispatcher through one: a byte per accepted send,
+so that it leaves at once rather than at the next poll. That pipe is also how the worker
+notices that the server is gone, even when it was killed outright: its end reads EOF,
+and the worker stops cleanly, writing down every report it already received. The worker
+answers through the other: a byte once its engine runs, and EOF when it ends, however it
+ends (SIGKILL included), so that the API knows at once and starts another.
+
+A worker that dies costs no send: sends are stored by the API, and the new worker's
+dispatcher finds every due recipient in the database, claims left by the dead one
+included. While none runs, `/health` says why (HTTP 503); restarts are spaced by a
+backoff so that a worker that cannot start (a broken connector setting) does not spin.
 """
 
 from __future__ import annotations
@@ -20,63 +27,170 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any, Final
 
 import uvloop
 
 from smsrelay.config import Settings
+from smsrelay.delivery.carriers.base import Carrier
 from smsrelay.delivery.engine import DeliveryEngine
+from smsrelay.delivery.supervision import RestartPauses, death_of
 from smsrelay.store import open_store
 
 log = logging.getLogger(__name__)
 
-STOP_TIMEOUT = 15.0
+STOP_TIMEOUT: Final = 15.0
+# The worker's exit status when one of its long-lived tasks died (sysexits' EX_SOFTWARE).
+EXIT_TASK_DIED: Final = 70
+_READY: Final = b"R"
 
 
 class DeliveryWorker:
-    """The API's handle on the worker process: start it, wake it, stop it."""
+    """The API's handle on the worker process: start it, keep one running, wake it, stop it.
+
+    `problem` is None while a worker runs, and otherwise says why none does.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._process: multiprocessing.process.BaseProcess | None = None
-        self._pipe: Connection | None = None
+        self._process: BaseProcess | None = None
+        self._wake_pipe: Connection | None = None
+        self._supervising: asyncio.Task[None] | None = None
+        self.problem: str | None = "delivery worker starting"
 
-    def start(self) -> None:
-        # spawn, not fork: the API process holds an event loop and a database connection
-        # that a forked child must not inherit. A multiprocessing pipe, because spawn
-        # hands its ends to the child; both sides then use its descriptors as raw bytes.
-        context = multiprocessing.get_context("spawn")
-        reader, writer = context.Pipe(duplex=False)
-        self._process = context.Process(
-            target=run_worker, args=(self._settings, reader), name="smsrelay-delivery"
-        )
-        self._process.start()
-        reader.close()
-        os.set_blocking(writer.fileno(), False)
-        self._pipe = writer
+    async def start(self) -> None:
+        self._supervising = asyncio.create_task(self._supervise(), name="delivery-worker")
 
     def wake(self) -> None:
-        """Tell the dispatcher that sends are waiting; never blocks the caller."""
-        if self._pipe is None:
+        """Tell the dispatcher that sends are waiting; never blocks, never raises.
+
+        It is called after a send was stored, so that nothing here may turn a stored send
+        into an error answer (a client would send it again and pay twice).
+        """
+        pipe = self._wake_pipe
+        if pipe is None:
             return
-        # A full pipe already holds a wake-up the worker has not read yet.
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._pipe.fileno(), b"\x01")
+        try:
+            os.write(pipe.fileno(), b"\x01")
+        except BlockingIOError:
+            pass  # a full pipe already holds a wake-up the worker has not read yet
+        except OSError as exc:
+            # The worker is gone (EPIPE): its status pipe has told `_supervise`, which
+            # starts another; that one reads every due recipient from the database.
+            log.debug("delivery worker not woken: %s", exc)
 
-    def stop(self) -> None:
-        if self._pipe is not None:
-            self._pipe.close()  # EOF: the worker's signal to finish
-            self._pipe = None
-        if self._process is not None:
-            self._process.join(STOP_TIMEOUT)
-            if self._process.is_alive():
-                log.warning("delivery worker did not stop in %.0f s; killing it", STOP_TIMEOUT)
-                self._process.kill()
-                self._process.join()
-            self._process = None
+    async def stop(self) -> None:
+        if self._supervising is not None:
+            self._supervising.cancel()
+            await asyncio.gather(self._supervising, return_exceptions=True)
+            self._supervising = None
+        await asyncio.to_thread(self._stop_process)
+        self.problem = "delivery worker stopped"
+
+    async def _supervise(self) -> None:
+        pauses = RestartPauses()
+        while True:
+            status = self._spawn()
+            pauses.started()
+            try:
+                await self._until_exit(status)
+            finally:
+                status.close()
+            ending = self._reap()
+            delay = pauses.after_death()
+            self.problem = f"delivery worker {ending}; a new one starts in {delay:.1f} s"
+            log.error("%s", self.problem)
+            await asyncio.sleep(delay)
+
+    def _spawn(self) -> Connection:
+        """Start a worker; the end of its status pipe."""
+        # spawn, not fork: the API process holds an event loop and a database connection
+        # that a forked child must not inherit. Multiprocessing pipes, because spawn hands
+        # their ends to the child; both sides then use the descriptors as raw bytes.
+        context = multiprocessing.get_context("spawn")
+        wake_reader, wake_writer = context.Pipe(duplex=False)
+        status_reader, status_writer = context.Pipe(duplex=False)
+        process = context.Process(
+            target=run_worker,
+            args=(self._settings, wake_reader, status_writer),
+            name="smsrelay-delivery",
+        )
+        process.start()
+        # Only the child holds these now: its exit closes them, whatever ends it.
+        wake_reader.close()
+        status_writer.close()
+        os.set_blocking(wake_writer.fileno(), False)
+        os.set_blocking(status_reader.fileno(), False)
+        self._process, self._wake_pipe = process, wake_writer
+        return status_reader
+
+    async def _until_exit(self, status: Connection) -> None:
+        """Wait for the worker to end, marking it running once it says it is ready."""
+        loop = asyncio.get_running_loop()
+        ended = loop.create_future()
+        fd = status.fileno()
+
+        def on_status() -> None:
+            try:
+                data = os.read(fd, 64)
+            except BlockingIOError:
+                return
+            if not data:
+                loop.remove_reader(fd)
+                if not ended.done():
+                    ended.set_result(None)
+            elif _READY in data:
+                self.problem = None
+                log.info("delivery worker running (pid %s)", self._pid())
+
+        loop.add_reader(fd, on_status)
+        try:
+            await ended
+        finally:
+            loop.remove_reader(fd)
+
+    def _reap(self) -> str:
+        """Collect the ended worker; how it ended, in words."""
+        process, self._process = self._process, None
+        self._close_wake_pipe()
+        if process is None:
+            return "is gone"
+        process.join()
+        code = process.exitcode
+        pid = process.pid
+        process.close()
+        if code is not None and code < 0:
+            return f"(pid {pid}) was killed by {signal.Signals(-code).name}"
+        if code == EXIT_TASK_DIED:
+            return f"(pid {pid}) stopped: one of its tasks died (see its log)"
+        return f"(pid {pid}) exited with status {code}"
+
+    def _pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def _close_wake_pipe(self) -> None:
+        if self._wake_pipe is not None:
+            self._wake_pipe.close()
+            self._wake_pipe = None
+
+    def _stop_process(self) -> None:
+        process = self._process
+        self._close_wake_pipe()  # EOF: the worker's signal to finish
+        if process is None:
+            return
+        process.join(STOP_TIMEOUT)
+        if process.is_alive():
+            log.warning("delivery worker did not stop in %.0f s; killing it", STOP_TIMEOUT)
+            process.kill()
+            process.join()
+        process.close()
+        self._process = None
 
 
-def run_worker(settings: Settings, pipe: Connection) -> None:
+def run_worker(settings: Settings, wake: Connection, status: Connection) -> None:
     """The worker process's entry point."""
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -86,12 +200,35 @@ def run_worker(settings: Settings, pipe: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # uvloop, as the API's uvicorn uses: the worker's sockets (SMPP) and timers are its
     # hot path, and the default loop measured a third of its time in loop overhead.
-    uvloop.run(_serve(settings, pipe.fileno()))
+    if not uvloop.run(_serve(settings, wake.fileno(), status.fileno())):
+        sys.exit(EXIT_TASK_DIED)
 
 
-async def _serve(settings: Settings, wake_fd: int) -> None:
+async def _serve(
+    settings: Settings, wake_fd: int, status_fd: int, carrier: Carrier | None = None
+) -> bool:
+    """Deliver until the API's pipe closes; False when a task died and the worker must go.
+
+    `carrier` replaces the configured one (tests give one that fails).
+    """
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
+    died: list[str] = []
+
+    def on_loop_fault(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        death = death_of(context)
+        if death is None:
+            loop.default_exception_handler(context)
+            return
+        log.critical(
+            "%s; the worker stops and the server starts another",
+            death,
+            exc_info=context["exception"],
+        )
+        died.append(death)
+        stopping.set()
+
+    loop.set_exception_handler(on_loop_fault)
     store = open_store(
         settings.database,
         synchronous=settings.sqlite_synchronous,
@@ -99,7 +236,7 @@ async def _serve(settings: Settings, wake_fd: int) -> None:
         busy_timeout=max(settings.sqlite_busy_timeout, 30.0),
         background=True,
     )
-    engine = DeliveryEngine(store, settings)
+    engine = DeliveryEngine(store, settings, carrier)
 
     def on_wake() -> None:
         try:
@@ -116,8 +253,11 @@ async def _serve(settings: Settings, wake_fd: int) -> None:
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
     await engine.start()
     loop.add_reader(wake_fd, on_wake)
+    with contextlib.suppress(BrokenPipeError):  # the API is gone: the wake pipe says so
+        os.write(status_fd, _READY)
     try:
         await stopping.wait()
     finally:
         await engine.stop()
         await store.close()
+    return not died

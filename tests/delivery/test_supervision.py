@@ -1,0 +1,164 @@
+"""A task of the delivery side that dies is never silent: it is reported, and replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smsrelay.config import Settings, SimulatorSettings
+from smsrelay.delivery.carriers.base import ReplySink, ReportSink
+from smsrelay.delivery.carriers.simulator import SimulatorCarrier
+from smsrelay.delivery.engine import DeliveryEngine
+from smsrelay.delivery.inline import InlineDelivery
+from smsrelay.delivery.supervision import (
+    RESTART_MAX,
+    RESTART_MIN,
+    RestartPauses,
+    death_of,
+    start_long_lived,
+)
+from smsrelay.delivery.worker import _serve
+from smsrelay.domain.status import FINAL_STATES, State
+from smsrelay.store.base import AwaitingReport, Outbound, Submission
+from tests.delivery.test_engine import states, store_with_message, until_final
+
+# Every report within 0.3 s, and a validity of 1 s for the SMS that never get one: every
+# recipient is final within seconds, whichever engine submitted it.
+FAST = SimulatorSettings(time_scale=200.0, max_delay=60.0, stop_replies=0.0)
+
+
+class DyingCarrier:
+    """The simulator, with a link task that fails after the first batch: a carrier bug."""
+
+    name = "simulator"
+
+    def __init__(self) -> None:
+        self._inner = SimulatorCarrier(FAST)
+        self._submitted = asyncio.Event()
+        self._link: asyncio.Task[None] | None = None
+
+    async def start(
+        self, reports: ReportSink, replies: ReplySink, awaiting: Sequence[AwaitingReport]
+    ) -> None:
+        await self._inner.start(reports, replies, awaiting)
+        self._link = start_long_lived(self._break(), "operator-link")
+
+    async def _break(self) -> None:
+        await self._submitted.wait()
+        raise ConnectionAbortedError("the link's read loop hit a bug")
+
+    async def submit(self, batch: Sequence[Outbound]) -> list[Submission]:
+        answers = await self._inner.submit(batch)
+        self._submitted.set()
+        return answers
+
+    async def stop(self) -> None:
+        if self._link is not None:
+            self._link.cancel()
+            await asyncio.gather(self._link, return_exceptions=True)
+        await self._inner.stop()
+
+
+def test_a_long_lived_task_that_raises_reaches_the_loops_handler_named() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _, context: seen.append(context))
+
+        async def fails() -> None:
+            raise ValueError("boom")
+
+        async def returns() -> None:
+            return None
+
+        async def waits() -> None:
+            await asyncio.sleep(3600)
+
+        cancelled = start_long_lived(waits(), "waits")
+        tasks = [start_long_lived(fails(), "fails"), start_long_lived(returns(), "returns")]
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        await asyncio.gather(*tasks, cancelled, return_exceptions=True)
+        await asyncio.sleep(0)
+
+    asyncio.run(run())
+    assert [death_of(context) for context in seen] == ["task fails died: ValueError('boom')"]
+
+
+def test_other_loop_faults_are_no_task_death() -> None:
+    assert death_of({"message": "Task exception was never retrieved"}) is None
+
+
+def test_restart_pauses_start_short_double_and_stay_bounded() -> None:
+    pauses = RestartPauses()
+    drawn = [pauses.after_death() for _ in range(12)]
+    assert drawn[0] == RESTART_MIN
+    assert all(RESTART_MIN <= pause <= RESTART_MAX for pause in drawn)
+    assert drawn[-1] >= RESTART_MAX / 2
+
+
+def test_inline_delivery_replaces_an_engine_whose_task_died_and_delivers_what_it_left(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(simulator=FAST, validity=1.0)
+
+    async def run() -> tuple[list[str | None], list[State]]:
+        store, account_id, message_id = await store_with_message(tmp_path / "inline.db")
+        carriers = [DyingCarrier(), SimulatorCarrier(FAST)]
+        delivery = InlineDelivery(lambda: DeliveryEngine(store, settings, carriers.pop(0)))
+        await delivery.start()
+        problems = [delivery.problem]
+        deadline = time.monotonic() + 10
+        while delivery.problem is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        problems.append(delivery.problem)
+        final = await until_final(store, account_id, message_id)
+        problems.append(delivery.problem)
+        await delivery.stop()
+        await store.close()
+        return problems, final
+
+    with caplog.at_level(logging.CRITICAL, logger="smsrelay.delivery.inline"):
+        problems, final = asyncio.run(run())
+    assert problems[0] is None
+    assert problems[1] is not None
+    assert "task operator-link died: ConnectionAbortedError" in problems[1]
+    assert problems[2] is None
+    assert set(final) <= FINAL_STATES
+    assert any(record.exc_info for record in caplog.records), "logged without its traceback"
+
+
+def test_the_worker_process_stops_with_a_failure_when_one_of_its_tasks_dies(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = tmp_path / "worker.db"
+    settings = Settings(database=f"sqlite:///{database}", simulator=FAST)
+    wake_reader, wake_writer = os.pipe()
+    status_reader, status_writer = os.pipe()
+
+    async def run() -> tuple[bool, list[State]]:
+        store, account_id, message_id = await store_with_message(database)
+        served = await asyncio.wait_for(
+            _serve(settings, wake_reader, status_writer, DyingCarrier()), 20
+        )
+        left = await states(store, account_id, message_id)
+        await store.close()
+        return served, left
+
+    try:
+        with caplog.at_level(logging.CRITICAL, logger="smsrelay.delivery.worker"):
+            served, left = asyncio.run(run())
+        assert os.read(status_reader, 16) == b"R"
+    finally:
+        for fd in (wake_reader, wake_writer, status_reader, status_writer):
+            os.close(fd)
+    assert served is False
+    assert any("operator-link died" in record.getMessage() for record in caplog.records)
+    assert left, "the recipients are still in the database for the next worker"
