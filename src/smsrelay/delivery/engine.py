@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 
 from smsrelay.config import Settings
@@ -16,6 +17,8 @@ from smsrelay.delivery.matcher import ReceiptMatcher
 from smsrelay.delivery.supervision import start_long_lived
 from smsrelay.domain.replies import DEFAULT_STOP_KEYWORDS
 from smsrelay.store.base import Store
+
+log = logging.getLogger(__name__)
 
 STOP_GRACE = 5.0
 
@@ -71,5 +74,8 @@ class DeliveryEngine:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.carrier.stop()
-        with contextlib.suppress(Exception):
+        try:
             await self.matcher.flush()
+        except Exception:
+            # Still unacknowledged, so the operator sends them again to the next engine.
+            log.exception("reports received before the stop were not written")
