@@ -102,3 +102,37 @@ def test_a_source_ton_outside_smpp_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="short_code"):
         load_settings(config, environ={})
+
+
+def test_connections_are_bounded_by_default() -> None:
+    settings = load_settings(environ={})
+    assert (settings.header_timeout, settings.body_timeout) == (10.0, 30.0)
+    assert (settings.keepalive_timeout, settings.max_connections) == (5, 1000)
+
+
+def test_connection_bounds_come_from_the_environment() -> None:
+    settings = load_settings(
+        environ={
+            "SMSRELAY_HEADER_TIMEOUT": "2.5",
+            "SMSRELAY_BODY_TIMEOUT": "60",
+            "SMSRELAY_KEEPALIVE_TIMEOUT": "2",
+            "SMSRELAY_MAX_CONNECTIONS": "50",
+        }
+    )
+    assert (settings.header_timeout, settings.body_timeout) == (2.5, 60.0)
+    assert (settings.keepalive_timeout, settings.max_connections) == (2, 50)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HEADER_TIMEOUT", "0"),
+        ("BODY_TIMEOUT", "-1"),
+        ("KEEPALIVE_TIMEOUT", "0"),
+        ("KEEPALIVE_TIMEOUT", "2.5"),
+        ("MAX_CONNECTIONS", "0"),
+    ],
+)
+def test_a_connection_bound_that_cannot_hold_is_refused(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name.lower()):
+        load_settings(environ={f"SMSRELAY_{name}": value})

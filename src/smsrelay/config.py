@@ -104,6 +104,19 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     port: int = 8000
     language: Literal["fr", "en"] = "fr"
     max_body_bytes: int = 1024 * 1024
+    # Connections (docs/operations.md). A client has `header_timeout` seconds to send a
+    # request's headers, from the opening of the connection or from the first byte of a
+    # next request: a request line and headers take milliseconds on any real link.
+    header_timeout: Positive = 10.0
+    # ...and `body_timeout` seconds, from the end of the headers, for the whole body: a
+    # deadline rather than a rate, so that a body dripped a byte at a time is cut off too;
+    # max_body_bytes in 30 s is 35 KB/s, a 500-number send (about 20 KB) needs 1 KB/s.
+    body_timeout: Positive = 30.0
+    # How long a connection may wait idle for its next request (whole seconds: uvicorn's).
+    keepalive_timeout: Annotated[int, msgspec.Meta(ge=1)] = 5
+    # Connections open at once, at most; past it a new one is answered 503 (code 500) and
+    # closed. Lowered at start-up, with a warning, to what the descriptor limit allows.
+    max_connections: Annotated[int, msgspec.Meta(ge=1)] = 1000
     # How long an operator may take to report; past it a recipient is Not delivered.
     validity: float = 48 * 3600.0
     currency: str = "EUR"
