@@ -154,7 +154,7 @@ def test_carrier_answers_each_submission_and_reports_later() -> None:
     batch = [outbound("+33600000001"), outbound("+33600000004"), outbound("+33600000003")]
     answers, reports, _ = run_carrier(SimulatorSettings(), batch, [], wanted=1)
     assert answers == [State.SUBMITTED, State.REJECTED, State.SUBMITTED]
-    assert [r.state for r in reports] == [State.DELIVERED]
+    assert [(r.state, r.phone) for r in reports] == [(State.DELIVERED, "+33600000001")]
 
 
 def test_carrier_rebuilds_the_reports_it_owes_after_a_restart() -> None:

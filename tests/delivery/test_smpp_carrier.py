@@ -467,6 +467,19 @@ def test_a_receipt_is_acknowledged_only_once_stored(smsc: SmscSettings) -> None:
     run(scenario)
 
 
+def test_a_receipt_names_the_handset_it_comes_from(smsc: SmscSettings) -> None:
+    sinks = Sinks()
+
+    async def scenario() -> tuple[Submission, Receipt]:
+        async with running(smsc) as server, carrier_for(server, sinks) as carrier:
+            submission = await submit_one(carrier)
+            return submission, await asyncio.wait_for(sinks.receipts.get(), 2)
+
+    submission, receipt = run(scenario)
+    # The SMSC writes the recipient international, without "+" (TON 1): read as E.164.
+    assert (receipt.operator_ref, receipt.phone) == (submission.operator_refs[0], PHONE)
+
+
 def test_a_stop_reply_reaches_the_reply_sink_with_the_e164_number(smsc: SmscSettings) -> None:
     settings = msgspec.structs.replace(smsc, outcomes=outcomes(stop_replies=1.0))
     sinks = Sinks()

@@ -44,9 +44,20 @@ def ref(recipient: int, part: int) -> str:
     return f"op-{recipient}-{part}"
 
 
+def shared_ref(recipient: int, part: int) -> str:
+    """An operator that reuses its ids: every recipient's part N gets the same one."""
+    return f"op-{part}"
+
+
 async def final_states(
-    parts: list[int], reports: list[list[tuple[int, State]]], order: list[Event]
+    parts: list[int],
+    reports: list[list[tuple[int, State]]],
+    order: list[Event],
+    shared_ids: bool = False,
 ) -> list[State]:
+    """The states after `order`; with `shared_ids`, the recipients' parts share their ids
+    and each report names its handset (as international digits without "+")."""
+    ref_of = shared_ref if shared_ids else ref
     store = SQLiteStore.open(Path(":memory:"))
     await store.migrate()
     account = await store.create_account("acme", "FR", "fr", 10**9, 0)
@@ -57,14 +68,16 @@ async def final_states(
     await store.claim_due(0.0, 100)
     for kind, recipient, index in order:
         if kind == "submit":
-            refs = tuple(ref(recipient, part) for part in range(1, parts[recipient] + 1))
+            refs = tuple(ref_of(recipient, part) for part in range(1, parts[recipient] + 1))
             submission = Submission(
                 account.id, message_id, PHONES[recipient], "smsc", refs, State.SUBMITTED
             )
             await store.record_submissions([submission], 1.0, 3600.0)
         else:
             part, state = reports[recipient][index]
-            await store.apply_receipts([Receipt("smsc", ref(recipient, part), state, 2.0)], 2.0)
+            handset = PHONES[recipient].removeprefix("+") if shared_ids else None
+            report = Receipt("smsc", ref_of(recipient, part), state, 2.0, phone=handset)
+            await store.apply_receipts([report], 2.0)
     found = await store.message_recipients(account.id, message_id)
     await store.close()
     by_phone = {r.phone: r.state for r in found}
@@ -109,3 +122,13 @@ def test_a_one_part_sms_ends_in_the_same_state_whatever_the_order(
     first = asyncio.run(final_states(one_part, single, reordered))
     second = asyncio.run(final_states(one_part, single, list(reversed(reordered))))
     assert first == second
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories())
+def test_ids_every_recipient_shares_still_reach_their_own_sms_in_any_order(
+    history: tuple[list[int], list[list[tuple[int, State]]], list[Event]],
+) -> None:
+    parts, reports, order = history
+    states = asyncio.run(final_states(parts, reports, order, shared_ids=True))
+    assert [public_status(s) for s in states] == expected(parts, reports)

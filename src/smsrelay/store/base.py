@@ -121,13 +121,19 @@ class Submission(msgspec.Struct, frozen=True):
 
 
 class Receipt(msgspec.Struct, frozen=True):
-    """A delivery report, already read into our states."""
+    """A delivery report, already read into our states.
+
+    `phone` is the handset the report names (`domain.report_matching.read_handset`), None
+    when it names none: operators reuse their ids, and the handset tells apart two SMS
+    given the same one.
+    """
 
     carrier: str
     operator_ref: str
     state: State
     at: float
     detail: str | None = None
+    phone: str | None = None
 
 
 class AwaitingReport(msgspec.Struct, frozen=True):

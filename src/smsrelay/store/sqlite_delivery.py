@@ -1,8 +1,7 @@
 """The delivery side of the SQLite store: claims, submissions, reports, replies.
 
-The dispatcher and the receipt matcher write here, in the delivery worker's process. A
-batch of reports is read in one statement and written with `executemany`. Reports move
-a state only as `domain.status.advance` allows; the dispatcher's own moves (claim,
+The dispatcher and the receipt matcher write here, in the delivery worker's process.
+Reports are matched and applied by `sqlite_reports`; the dispatcher's own moves (claim,
 release, record, expiry) set the state they mean. Every change goes into
 `status_events`.
 """
@@ -12,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from smsrelay.domain.status import AWAITING_REPORT, State, advance, combine, public_change
+from smsrelay.domain.status import State, public_change
 from smsrelay.store.base import (
     AwaitingReport,
     Outbound,
@@ -20,7 +19,13 @@ from smsrelay.store.base import (
     Reply,
     Submission,
 )
-from smsrelay.store.sqlite_connection import INSERT_EVENT, SQLiteConnection, encode_json
+from smsrelay.store.sqlite_connection import INSERT_EVENT, SQLiteConnection
+from smsrelay.store.sqlite_reports import (
+    SET_STATE,
+    apply_reports,
+    state_change,
+    take_early_reports,
+)
 
 
 class DeliveryQueries(SQLiteConnection):
@@ -101,8 +106,10 @@ class DeliveryQueries(SQLiteConnection):
                     for s in done
                 ],
             )
+            # Keyed by recipient and part: a part whose id another SMS has too is kept.
+            # A recipient recorded again (its earlier record lost) keeps its newest ids.
             db.executemany(
-                "INSERT OR IGNORE INTO parts"
+                "INSERT OR REPLACE INTO parts"
                 " (carrier, operator_ref, account_id, message_id, phone, part, state)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -135,140 +142,15 @@ class DeliveryQueries(SQLiteConnection):
                     if s.operator_refs
                 ],
             )
-            refs = [(s.carrier, ref) for s in done for ref in s.operator_refs]
-            early = self._take_early_receipts(db, refs)
+            recorded = [(s.carrier, ref, s.phone) for s in done for ref in s.operator_refs]
+            early = take_early_reports(db, recorded)
             if early:
-                self._apply(db, early, now)
+                apply_reports(db, early, now)
             return self._claim(db, now, claim) if claim else []
 
     async def apply_receipts(self, receipts: Sequence[Receipt], now: float) -> int:
         async with self._write() as db:
-            return self._apply(db, receipts, now)
-
-    def _apply(self, db: sqlite3.Connection, receipts: Sequence[Receipt], now: float) -> int:
-        """Apply a batch of reports: one read for all, then one update per change.
-
-        Reports for the same recipient may share a batch (ENROUTE then DELIVRD, or a
-        duplicate): each is judged against the state the previous one left.
-        """
-        found = self._recipients_by_ref(db, receipts)
-        states: dict[tuple[int, int, str], State] = {}
-        updates: list[tuple[object, ...]] = []
-        events: list[tuple[object, ...]] = []
-        changed = 0
-        for receipt in receipts:
-            row = found.get((receipt.carrier, receipt.operator_ref))
-            if row is None:
-                part_change = self._apply_to_part(db, receipt, now)
-                if part_change is not None:
-                    changed += part_change
-                    continue
-                db.execute(
-                    "INSERT INTO early_receipts (carrier, operator_ref, state, at, detail)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (
-                        receipt.carrier,
-                        receipt.operator_ref,
-                        receipt.state,
-                        receipt.at,
-                        receipt.detail,
-                    ),
-                )
-                continue
-            key = (row[0], row[1], row[2])
-            current = states.get(key) or State(row[3])
-            new = advance(current, receipt.state)
-            if new is None:
-                continue
-            states[key] = new
-            updates.append(_state_change(key, current, new, now))
-            events.append((*key, now, new, receipt.carrier, receipt.detail))
-            changed += 1
-        db.executemany(_SET_STATE, updates)
-        db.executemany(INSERT_EVENT, events)
-        return changed
-
-    @staticmethod
-    def _recipients_by_ref(
-        db: sqlite3.Connection, receipts: Sequence[Receipt]
-    ) -> dict[tuple[str, str], tuple[int, int, str, str]]:
-        """The one-part recipients the reports name, by (carrier, operator id)."""
-        refs_by_carrier: dict[str, list[str]] = {}
-        for receipt in receipts:
-            refs_by_carrier.setdefault(receipt.carrier, []).append(receipt.operator_ref)
-        found: dict[tuple[str, str], tuple[int, int, str, str]] = {}
-        for carrier, refs in refs_by_carrier.items():
-            rows = db.execute(
-                "SELECT r.operator_ref, r.account_id, r.message_id, r.phone, r.state"
-                " FROM json_each(?1) AS j CROSS JOIN recipients AS r"
-                " WHERE r.carrier = ?2 AND r.operator_ref = j.value",
-                (encode_json(refs).decode(), carrier),
-            )
-            for ref, *recipient in rows:
-                found[(carrier, ref)] = (recipient[0], recipient[1], recipient[2], recipient[3])
-        return found
-
-    def _apply_to_part(self, db: sqlite3.Connection, receipt: Receipt, now: float) -> int | None:
-        """A report on one part of a long SMS; None when no part has this operator id.
-
-        The part takes the report by the usual rules, then the recipient takes the
-        combination of all its parts: Delivered only once every part is.
-        """
-        part = db.execute(
-            "SELECT account_id, message_id, phone, part, state FROM parts"
-            " WHERE carrier = ? AND operator_ref = ?",
-            (receipt.carrier, receipt.operator_ref),
-        ).fetchone()
-        if part is None:
-            return None
-        account_id, message_id, phone, number, part_state = part
-        new_part = advance(State(part_state), receipt.state)
-        if new_part is None:
-            return 0
-        db.execute(
-            "UPDATE parts SET state = ? WHERE carrier = ? AND operator_ref = ?",
-            (new_part, receipt.carrier, receipt.operator_ref),
-        )
-        key = (account_id, message_id, phone)
-        part_detail = f"part {number}" + (f": {receipt.detail}" if receipt.detail else "")
-        db.execute(INSERT_EVENT, (*key, now, new_part, receipt.carrier, part_detail))
-        states = [
-            State(row[0])
-            for row in db.execute(
-                "SELECT state FROM parts WHERE account_id = ? AND message_id = ? AND phone = ?"
-                " ORDER BY part",
-                key,
-            )
-        ]
-        current = State(
-            db.execute(
-                "SELECT state FROM recipients"
-                " WHERE account_id = ? AND message_id = ? AND phone = ?",
-                key,
-            ).fetchone()[0]
-        )
-        new = advance(current, combine(states))
-        if new is None:
-            return 0
-        db.execute(_SET_STATE, _state_change(key, current, new, now))
-        db.execute(INSERT_EVENT, (*key, now, new, receipt.carrier, f"{len(states)} parts"))
-        return 1
-
-    @staticmethod
-    def _take_early_receipts(
-        db: sqlite3.Connection, refs: Sequence[tuple[str, str | None]]
-    ) -> list[Receipt]:
-        if not refs or db.execute("SELECT 1 FROM early_receipts LIMIT 1").fetchone() is None:
-            return []
-        found: list[Receipt] = []
-        for carrier, ref in refs:
-            rows = db.execute(
-                "DELETE FROM early_receipts WHERE carrier = ? AND operator_ref = ?"
-                " RETURNING carrier, operator_ref, state, at, detail",
-                (carrier, ref),
-            ).fetchall()
-            found.extend(Receipt(c, r, State(s), at, d) for c, r, s, at, d in rows)
-        return sorted(found, key=lambda r: r.at)
+            return apply_reports(db, receipts, now)
 
     async def expire_overdue(self, now: float) -> int:
         if not self._read("SELECT 1 FROM recipients WHERE report_until <= ? LIMIT 1", (now,)):
@@ -280,9 +162,9 @@ class DeliveryQueries(SQLiteConnection):
                 (now,),
             ).fetchall()
             db.executemany(
-                _SET_STATE,
+                SET_STATE,
                 [
-                    _state_change((a, m, p), State(state), State.EXPIRED, now)
+                    state_change((a, m, p), State(state), State.EXPIRED, now)
                     for a, m, p, state in rows
                 ],
             )
@@ -311,10 +193,12 @@ class DeliveryQueries(SQLiteConnection):
         async with self._write() as db:
             for reply in replies:
                 if reply.operator_ref is not None:
+                    # Operators reuse ids: the number tells two SMS with one id apart.
                     found = db.execute(
                         "SELECT account_id, message_id, phone, state FROM recipients"
-                        " WHERE carrier = ? AND operator_ref = ?",
-                        (reply.carrier, reply.operator_ref),
+                        " WHERE carrier = ? AND operator_ref = ? AND phone = ?"
+                        " ORDER BY submitted_at DESC LIMIT 1",
+                        (reply.carrier, reply.operator_ref, reply.phone),
                     ).fetchone()
                 else:
                     # A real operator's STOP names only its number: it answers the last
@@ -362,18 +246,3 @@ class DeliveryQueries(SQLiteConnection):
                 detail = f"STOP reply: {reply.text}"
                 db.execute(INSERT_EVENT, (*key, now, state, reply.carrier, detail))
         return matched
-
-
-_SET_STATE = (
-    "UPDATE recipients SET state = ?,"
-    " status_at = CASE WHEN ? THEN ? ELSE status_at END,"
-    " report_until = CASE WHEN ? THEN report_until END"
-    " WHERE account_id = ? AND message_id = ? AND phone = ?"
-)
-
-
-def _state_change(
-    key: tuple[int, int, str], current: State, new: State, now: float
-) -> tuple[object, ...]:
-    """Parameters of `_SET_STATE`: the public date moves only with the public status."""
-    return (new, public_change(current, new), int(now), new in AWAITING_REPORT, *key)

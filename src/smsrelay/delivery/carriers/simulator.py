@@ -176,7 +176,7 @@ class SimulatorCarrier:
                 if due.reply:
                     replies(Reply(self.name, due.phone, STOP_TEXT, now, due.ref))
                     continue
-                reports(Receipt(self.name, due.ref, due.fate.state, now))
+                reports(Receipt(self.name, due.ref, due.fate.state, now, phone=due.phone))
                 if due.fate.stop_after is not None:
                     # Owed from the moment the report is sent, and only held here: a
                     # restart before it comes loses it (the SMS is no longer awaited).

@@ -22,6 +22,7 @@ from typing import Final
 from smsrelay.delivery.carriers.base import ReplySink, ReportSink
 from smsrelay.domain.phone import to_e164
 from smsrelay.domain.receipts import IdEncoding, normalise_operator_id, read_receipt
+from smsrelay.domain.report_matching import read_handset
 from smsrelay.smpp.codec import ShortMessage, decode_sm
 from smsrelay.smpp.errors import PduError
 from smsrelay.smpp.pdu import (
@@ -109,8 +110,17 @@ class Inbound:
             state=parsed.state,
             at=time.time(),
             detail=f"err:{parsed.error}" if parsed.error else None,
+            # A receipt comes from the recipient: with the id, it tells apart two SMS
+            # an operator gave the same id.
+            phone=read_handset(sm.source_addr, sm.source_addr_ton == TON_INTERNATIONAL),
         )
-        log.debug("SMPP %s: receipt %s %s", self.carrier, receipt.operator_ref, receipt.state)
+        log.debug(
+            "SMPP %s: receipt %s %s from %s",
+            self.carrier,
+            receipt.operator_ref,
+            receipt.state,
+            receipt.phone,
+        )
         return self._reports(receipt)
 
     def _reply(self, sm: ShortMessage) -> Reply:

@@ -1,0 +1,148 @@
+"""Which recorded SMS a delivery report is about: the operator's id, then the handset.
+
+Operators reuse message ids: a counter that restarts with the SMSC, or one counter per
+bind, gives a new SMS the id of one sent an hour ago. Matched on the id alone, the
+report of the new SMS lands on the old one, which is final and changes nothing, and the
+new one stays Waiting until its validity calls it Not delivered although it was
+delivered. So a report is matched on its (connector, operator id) *and* on the handset
+it names (an SMPP receipt comes from the recipient: its `source_addr`), preferring the
+SMS still awaiting a report. `choose` decides among the SMS recorded with the report's
+id (its candidates):
+
+- only the candidates to the report's handset count (all of them when it names none);
+- none: the submission is not recorded yet, the report waits for it (`EARLY`);
+- exactly one awaits a report: that one (`Matched`);
+- two or more await one: the report is not guessed (`Ambiguous`), it is kept for an
+  operator of the platform to look at and changes no recipient;
+- every one is final: a late or repeated report, which changes nothing (`LATE`), unless
+  an SMS to that handset is being submitted at this moment: then the id is being reused
+  for it and the report came before its submission was recorded (`EARLY`). Without a
+  handset that cannot be told, and the report is read as late.
+
+The handset is compared leniently (`names_handset`): operators write it in E.164, with
+or without "+", with "00", or nationally, and the national form is read in the region of
+the recipient it is compared with.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Container, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from smsrelay.domain.phone import region_of, to_e164
+from smsrelay.domain.status import AWAITING_REPORT, State
+
+__all__ = [
+    "EARLY",
+    "LATE",
+    "Ambiguous",
+    "Candidate",
+    "Match",
+    "Matched",
+    "Unmatched",
+    "choose",
+    "concerns",
+    "names_handset",
+    "read_handset",
+]
+
+# SMPP addresses hold at most 20 characters; anything longer is not a number.
+_MAX_HANDSET_DIGITS: Final = 20
+_SEPARATORS: Final = str.maketrans("", "", " .-()\x00")
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An SMS recorded with the report's operator id: one recipient, or one part of it."""
+
+    account_id: int
+    message_id: int
+    phone: str  # the recipient, E.164
+    part: int | None  # the part of a long SMS; None: a one-part SMS
+    state: State  # what the report would move: the part's state, or the recipient's
+    recipient_state: State  # the recipient's (the same as `state` for a one-part SMS)
+
+    @property
+    def awaiting(self) -> bool:
+        """Whether the operator still owes this SMS a report."""
+        return self.state in AWAITING_REPORT and self.recipient_state in AWAITING_REPORT
+
+
+@dataclass(frozen=True, slots=True)
+class Matched:
+    candidate: Candidate
+
+
+@dataclass(frozen=True, slots=True)
+class Ambiguous:
+    """Two or more SMS awaiting a report fit it: kept, applied to none."""
+
+    candidates: tuple[Candidate, ...]
+
+
+class Unmatched(enum.Enum):
+    EARLY = "early"  # its submission is not recorded yet: it waits for it
+    LATE = "late"  # about an SMS already final: nothing to do
+
+
+EARLY: Final = Unmatched.EARLY
+LATE: Final = Unmatched.LATE
+Match = Matched | Ambiguous | Unmatched
+
+
+def choose(
+    handset: str | None, candidates: Sequence[Candidate], submitting: Container[str]
+) -> Match:
+    """The SMS a report with `handset` is about, among those recorded with its id.
+
+    `submitting` holds the numbers an SMS is being submitted to right now (claimed, its
+    submission not yet recorded); it is asked only when every candidate is final.
+    """
+    named = [c for c in candidates if handset is None or names_handset(handset, c.phone)]
+    if not named:
+        return EARLY
+    awaiting = [c for c in named if c.awaiting]
+    if len(awaiting) == 1:
+        return Matched(awaiting[0])
+    if awaiting:
+        return Ambiguous(tuple(awaiting))
+    # Every named candidate has the handset's number, so the first one's is the number.
+    if handset is not None and named[0].phone in submitting:
+        return EARLY
+    return LATE
+
+
+def concerns(handset: str | None, phones: Collection[str]) -> bool:
+    """Whether an early report with `handset` may be about a submission to one of `phones`
+    (just recorded with its id): one that names no handset may be about any of them."""
+    return handset is None or any(names_handset(handset, phone) for phone in phones)
+
+
+def names_handset(handset: str, phone: str) -> bool:
+    """Whether the handset a report names (as `read_handset` gives it) is `phone` (E.164).
+
+    The exact forms first, which is what nearly every report carries; a national form is
+    then read in the region `phone` belongs to ("0612345678", "612345678", "0033612…").
+    """
+    if handset == phone or handset.removeprefix("+") == phone[1:]:
+        return True
+    if handset.startswith("+"):
+        return False
+    return to_e164(handset, region_of(phone)) == phone
+
+
+def read_handset(address: str, international: bool) -> str | None:
+    """The handset an address names, for `names_handset`; None when it names none.
+
+    Separators and NULs are dropped. An address marked international (TON 1) or written
+    with "+" becomes "+" and its digits; any other number stays as its digits, to be read
+    against each candidate. Letters (an alphanumeric sender) or more digits than an SMPP
+    address holds are no number: None, and the report is matched on its id alone.
+    """
+    compact = address.translate(_SEPARATORS)
+    digits = compact.removeprefix("+")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_HANDSET_DIGITS:
+        return None
+    return "+" + digits if international or compact.startswith("+") else digits

@@ -1,0 +1,254 @@
+"""Delivery reports in the SQLite store: read the SMS each could be about, write the result.
+
+Which SMS a report is about is `domain.report_matching.choose`'s decision; here are only
+the reads that feed it and the writes that follow, batched: for a batch, one statement
+reads the one-part SMS recorded with its ids, one the parts of long SMS, one the other
+parts of those long SMS; the changes go out with `executemany`. Reports for the same SMS
+may share a batch (ENROUTE then DELIVRD, or a duplicate): each is judged against the
+state the previous one left. A state moves only as `domain.status.advance` allows, and
+every change goes into `status_events`.
+
+These run inside the caller's write transaction: the matcher's, or the dispatcher's when
+it records the submissions that early reports were waiting for.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+from smsrelay.domain.report_matching import (
+    EARLY,
+    Ambiguous,
+    Candidate,
+    Matched,
+    choose,
+    concerns,
+)
+from smsrelay.domain.status import AWAITING_REPORT, State, advance, combine, public_change
+from smsrelay.store.base import Receipt
+from smsrelay.store.sqlite_connection import INSERT_EVENT, encode_json
+
+log = logging.getLogger(__name__)
+
+Key = tuple[int, int, str]  # account, message, phone: one recipient
+Ref = tuple[str, str]  # carrier, operator id
+
+# CROSS JOIN pins the loop order: walk the batch's ids, probe the index for each.
+_ONE_PART = (
+    "SELECT r.operator_ref, r.account_id, r.message_id, r.phone, r.state"
+    " FROM json_each(?1) AS j CROSS JOIN recipients AS r"
+    " WHERE r.carrier = ?2 AND r.operator_ref = j.value"
+)
+_PARTS = (
+    "SELECT p.operator_ref, p.account_id, p.message_id, p.phone, p.part, r.state"
+    " FROM json_each(?1) AS j CROSS JOIN parts AS p CROSS JOIN recipients AS r"
+    " WHERE p.carrier = ?2 AND p.operator_ref = j.value AND r.account_id = p.account_id"
+    " AND r.message_id = p.message_id AND r.phone = p.phone"
+)
+_SIBLING_PARTS = (
+    "SELECT p.account_id, p.message_id, p.phone, p.part, p.state"
+    " FROM json_each(?1) AS j CROSS JOIN parts AS p WHERE p.account_id = j.value ->> 0"
+    " AND p.message_id = j.value ->> 1 AND p.phone = j.value ->> 2"
+)
+_EARLY = (
+    "SELECT e.id, e.carrier, e.operator_ref, e.state, e.at, e.detail, e.phone"
+    " FROM json_each(?1) AS j CROSS JOIN early_receipts AS e"
+    " WHERE e.carrier = j.value ->> 0 AND e.operator_ref = j.value ->> 1"
+)
+_INSERT_EARLY = (
+    "INSERT INTO early_receipts (carrier, operator_ref, phone, state, at, detail)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_AMBIGUOUS = (
+    "INSERT INTO ambiguous_receipts"
+    " (carrier, operator_ref, phone, state, at, detail, candidates)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_SET_PART = (
+    "UPDATE parts SET state = ? WHERE account_id = ? AND message_id = ? AND phone = ? AND part = ?"
+)
+SET_STATE = (
+    "UPDATE recipients SET state = ?,"
+    " status_at = CASE WHEN ? THEN ? ELSE status_at END,"
+    " report_until = CASE WHEN ? THEN report_until END"
+    " WHERE account_id = ? AND message_id = ? AND phone = ?"
+)
+
+
+def state_change(key: Key, current: State, new: State, now: float) -> tuple[object, ...]:
+    """Parameters of `SET_STATE`: the public date moves only with the public status."""
+    return (new, public_change(current, new), int(now), new in AWAITING_REPORT, *key)
+
+
+class _Recorded:
+    """What the store holds of the SMS a batch's ids name, kept up to date as it is applied."""
+
+    def __init__(self) -> None:
+        self.named: dict[Ref, list[tuple[Key, int | None]]] = {}
+        self.recipients: dict[Key, State] = {}
+        self.parts: dict[Key, dict[int, State]] = {}
+
+    def candidates(self, receipt: Receipt) -> list[Candidate]:
+        found = []
+        for key, part in self.named.get((receipt.carrier, receipt.operator_ref), []):
+            recipient = self.recipients[key]
+            state = recipient if part is None else self.parts[key][part]
+            found.append(Candidate(*key, part, state, recipient))
+        return found
+
+
+def _read_recorded(db: sqlite3.Connection, receipts: Sequence[Receipt]) -> _Recorded:
+    recorded = _Recorded()
+    refs_by_carrier: dict[str, set[str]] = {}
+    for receipt in receipts:
+        refs_by_carrier.setdefault(receipt.carrier, set()).add(receipt.operator_ref)
+    long_sms: set[Key] = set()
+    for carrier, refs in refs_by_carrier.items():
+        params = (encode_json(list(refs)).decode(), carrier)
+        for ref, account_id, message_id, phone, state in db.execute(_ONE_PART, params):
+            key = (account_id, message_id, phone)
+            recorded.named.setdefault((carrier, ref), []).append((key, None))
+            recorded.recipients[key] = State(state)
+        for ref, account_id, message_id, phone, part, state in db.execute(_PARTS, params):
+            key = (account_id, message_id, phone)
+            recorded.named.setdefault((carrier, ref), []).append((key, part))
+            recorded.recipients[key] = State(state)
+            long_sms.add(key)
+    if long_sms:
+        rows = db.execute(_SIBLING_PARTS, (encode_json(list(long_sms)).decode(),))
+        for account_id, message_id, phone, part, state in rows:
+            recorded.parts.setdefault((account_id, message_id, phone), {})[part] = State(state)
+    return recorded
+
+
+class _Submitting:
+    """The numbers an SMS is being submitted to (claimed, not yet recorded), read from the
+    store the first time `choose` asks, which it does only for a report on final SMS."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._phones: set[str] | None = None
+
+    def __contains__(self, phone: object) -> bool:
+        if self._phones is None:
+            rows = self._db.execute("SELECT phone FROM recipients WHERE state = 'queued'")
+            self._phones = {row[0] for row in rows}
+        return phone in self._phones
+
+
+def apply_reports(db: sqlite3.Connection, receipts: Sequence[Receipt], now: float) -> int:
+    """Apply a batch of reports; how many recipients changed."""
+    recorded = _read_recorded(db, receipts)
+    submitting = _Submitting(db)
+    recipient_changes: list[tuple[object, ...]] = []
+    part_changes: list[tuple[object, ...]] = []
+    events: list[tuple[object, ...]] = []
+    early: list[Receipt] = []
+    ambiguous: list[tuple[Receipt, Ambiguous]] = []
+    changed = 0
+    for receipt in receipts:
+        match = choose(receipt.phone, recorded.candidates(receipt), submitting)
+        if isinstance(match, Ambiguous):
+            ambiguous.append((receipt, match))
+            continue
+        if not isinstance(match, Matched):
+            if match is EARLY:
+                early.append(receipt)
+            continue  # LATE: about an SMS already final, nothing to change
+        candidate = match.candidate
+        key = (candidate.account_id, candidate.message_id, candidate.phone)
+        if candidate.part is None:
+            new = advance(candidate.state, receipt.state)
+            detail = receipt.detail
+        else:
+            new_part = advance(candidate.state, receipt.state)
+            if new_part is None:
+                continue
+            parts = recorded.parts[key]
+            parts[candidate.part] = new_part
+            part_changes.append((new_part, *key, candidate.part))
+            part_detail = f"part {candidate.part}" + (
+                f": {receipt.detail}" if receipt.detail else ""
+            )
+            events.append((*key, now, new_part, receipt.carrier, part_detail))
+            new = advance(candidate.recipient_state, combine([parts[n] for n in sorted(parts)]))
+            detail = f"{len(parts)} parts"
+        if new is None:
+            continue
+        recorded.recipients[key] = new
+        recipient_changes.append(state_change(key, candidate.recipient_state, new, now))
+        events.append((*key, now, new, receipt.carrier, detail))
+        changed += 1
+    db.executemany(_SET_PART, part_changes)
+    db.executemany(SET_STATE, recipient_changes)
+    db.executemany(INSERT_EVENT, events)
+    db.executemany(
+        _INSERT_EARLY,
+        [(r.carrier, r.operator_ref, r.phone, r.state, r.at, r.detail) for r in early],
+    )
+    _keep_ambiguous(db, ambiguous)
+    return changed
+
+
+def _keep_ambiguous(db: sqlite3.Connection, found: Sequence[tuple[Receipt, Ambiguous]]) -> None:
+    """Keep reports that fit several SMS awaiting a report, and say so: none is guessed."""
+    db.executemany(
+        _INSERT_AMBIGUOUS,
+        [
+            (
+                r.carrier,
+                r.operator_ref,
+                r.phone,
+                r.state,
+                r.at,
+                r.detail,
+                encode_json(
+                    [[c.account_id, c.message_id, c.phone, c.part] for c in match.candidates]
+                ).decode(),
+            )
+            for r, match in found
+        ],
+    )
+    for receipt, match in found:
+        log.warning(
+            "connector %s: report %s for operator id %s, handset %s, fits %d SMS awaiting"
+            " a report (%s): applied to none, kept in ambiguous_receipts",
+            receipt.carrier,
+            receipt.state,
+            receipt.operator_ref,
+            receipt.phone or "not named",
+            len(match.candidates),
+            ", ".join(f"message {c.message_id} to {c.phone}" for c in match.candidates),
+        )
+
+
+def take_early_reports(
+    db: sqlite3.Connection, recorded: Iterable[tuple[str, str, str]]
+) -> list[Receipt]:
+    """Remove and return, oldest first, the early reports about submissions just recorded.
+
+    `recorded` holds (carrier, operator id, phone) of each part recorded. A report kept
+    with a handset is taken only by a submission to that handset (`concerns`): another
+    SMS given the same id by a reusing operator leaves it waiting for its own.
+    """
+    phones: dict[Ref, set[str]] = {}
+    for carrier, ref, phone in recorded:
+        phones.setdefault((carrier, ref), set()).add(phone)
+    if not phones or db.execute("SELECT 1 FROM early_receipts LIMIT 1").fetchone() is None:
+        return []
+    taken: list[int] = []
+    found: list[Receipt] = []
+    for row_id, carrier, ref, state, at, detail, phone in db.execute(
+        _EARLY, (encode_json(list(phones)).decode(),)
+    ):
+        if concerns(phone, phones[(carrier, ref)]):
+            taken.append(row_id)
+            found.append(Receipt(carrier, ref, State(state), at, detail, phone))
+    if taken:
+        db.execute(
+            "DELETE FROM early_receipts WHERE id IN (SELECT value FROM json_each(?))",
+            (encode_json(taken).decode(),),
+        )
+    return sorted(found, key=lambda r: r.at)

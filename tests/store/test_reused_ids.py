@@ -1,0 +1,278 @@
+"""Operators reuse their message ids: every report still lands on its own SMS, or on none.
+
+On a real SQLite file. The ids below repeat on purpose: an SMSC whose counter restarted
+gives the new SMS the id of an old one, to the same number or to another.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smsrelay.domain.status import State
+from smsrelay.store.base import NewMessage, NewRecipient, Receipt, Submission
+from smsrelay.store.migrations import migration_files, split_statements
+from smsrelay.store.sqlite import SQLiteStore
+from smsrelay.store.sqlite_reports import _EARLY, _ONE_PART, _PARTS, _SIBLING_PARTS
+from tests.store.test_sqlite import NOW, VALIDITY, sync
+
+ALICE = "+33611111111"
+BOB = "+33622222222"
+REF = "1234"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    opened = SQLiteStore.open(tmp_path / "s.db")
+    sync(opened.migrate())
+    sync(opened.create_account("acme", "FR", "fr", 10**9, int(NOW)))
+    yield opened
+    sync(opened.close())
+
+
+def send(store: SQLiteStore, phone: str, parts: int = 1) -> int:
+    """A new SMS to `phone`, claimed by the dispatcher (not yet submitted)."""
+    message = NewMessage(
+        1, "Bonjour", None, None, False, parts, 0, [NewRecipient(phone, None, "gsm7", parts)]
+    )
+    message_id = sync(store.create_message(message, NOW))
+    sync(store.claim_due(NOW, 100))
+    return message_id
+
+
+def record(store: SQLiteStore, message_id: int, phone: str, *refs: str) -> None:
+    submission = Submission(1, message_id, phone, "smsc", refs or (REF,), State.SUBMITTED)
+    sync(store.record_submissions([submission], NOW, VALIDITY))
+
+
+def sent(store: SQLiteStore, phone: str, *refs: str) -> int:
+    message_id = send(store, phone, max(1, len(refs)))
+    record(store, message_id, phone, *refs)
+    return message_id
+
+
+def report(state: State, handset: str | None, ref: str = REF, at: float = NOW + 1) -> Receipt:
+    return Receipt("smsc", ref, state, at, phone=handset)
+
+
+def apply(store: SQLiteStore, *receipts: Receipt) -> int:
+    return sync(store.apply_receipts(list(receipts), NOW + 2))
+
+
+def state_of(store: SQLiteStore, message_id: int, phone: str) -> str:
+    row = store._db.execute(
+        "SELECT state FROM recipients WHERE message_id = ? AND phone = ?", (message_id, phone)
+    ).fetchone()
+    return str(row[0])
+
+
+def kept(store: SQLiteStore, table: str) -> list[tuple[object, ...]]:
+    return store._db.execute(f"SELECT operator_ref, phone, state FROM {table}").fetchall()
+
+
+# -- one-part SMS -----------------------------------------------------------------------------
+
+
+def test_a_reused_id_lands_on_the_new_sms_to_the_same_number(store: SQLiteStore) -> None:
+    old = sent(store, ALICE)
+    assert apply(store, report(State.DELIVERED, "33611111111")) == 1
+    new = sent(store, ALICE)
+    assert apply(store, report(State.UNDELIVERABLE, "33611111111")) == 1
+    assert state_of(store, old, ALICE) == "delivered"
+    assert state_of(store, new, ALICE) == "undeliverable"
+
+
+def test_a_reused_id_lands_on_the_sms_to_the_handset_it_names(store: SQLiteStore) -> None:
+    alice = sent(store, ALICE)
+    bob = sent(store, BOB)  # both awaiting their report, with one id
+    assert apply(store, report(State.DELIVERED, "+33622222222")) == 1
+    assert apply(store, report(State.UNDELIVERABLE, "0611111111")) == 1  # national form
+    assert state_of(store, bob, BOB) == "delivered"
+    assert state_of(store, alice, ALICE) == "undeliverable"
+
+
+def test_without_a_handset_the_sms_awaiting_its_report_is_chosen(store: SQLiteStore) -> None:
+    old = sent(store, ALICE)
+    apply(store, report(State.DELIVERED, None))
+    new = sent(store, BOB)
+    assert apply(store, report(State.EXPIRED, None)) == 1
+    assert (state_of(store, old, ALICE), state_of(store, new, BOB)) == ("delivered", "expired")
+
+
+def test_a_report_fitting_two_awaiting_sms_is_kept_and_changes_neither(
+    store: SQLiteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = sent(store, ALICE), sent(store, ALICE)
+    with caplog.at_level(logging.WARNING):
+        assert apply(store, report(State.DELIVERED, "+33611111111")) == 0
+    assert state_of(store, first, ALICE) == state_of(store, second, ALICE) == "submitted"
+    assert kept(store, "ambiguous_receipts") == [(REF, "+33611111111", "delivered")]
+    candidates = store._db.execute("SELECT candidates FROM ambiguous_receipts").fetchone()[0]
+    assert candidates == f'[[1,{first},"{ALICE}",null],[1,{second},"{ALICE}",null]]'
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert all(word in warning.getMessage() for word in ("smsc", REF, "+33611111111"))
+    assert kept(store, "early_receipts") == []
+
+
+def test_two_awaiting_sms_without_a_handset_are_not_guessed_between(store: SQLiteStore) -> None:
+    alice, bob = sent(store, ALICE), sent(store, BOB)
+    assert apply(store, report(State.DELIVERED, None)) == 0
+    assert (state_of(store, alice, ALICE), state_of(store, bob, BOB)) == ("submitted",) * 2
+    assert kept(store, "ambiguous_receipts") == [(REF, None, "delivered")]
+
+
+# -- long SMS ---------------------------------------------------------------------------------
+
+
+def test_a_part_id_another_sms_has_is_kept_and_reported_on_its_own(store: SQLiteStore) -> None:
+    alice = sent(store, ALICE, "1", "2")
+    bob = sent(store, BOB, "2", "3")  # part 1 of Bob's has the id of part 2 of Alice's
+    rows = store._db.execute(
+        "SELECT message_id, phone, part, operator_ref FROM parts ORDER BY message_id, part"
+    ).fetchall()
+    assert rows == [
+        (alice, ALICE, 1, "1"),
+        (alice, ALICE, 2, "2"),
+        (bob, BOB, 1, "2"),
+        (bob, BOB, 2, "3"),
+    ]
+    apply(
+        store,
+        report(State.DELIVERED, BOB, "2"),
+        report(State.DELIVERED, BOB, "3"),
+        report(State.DELIVERED, ALICE, "1"),
+    )
+    assert state_of(store, bob, BOB) == "delivered"
+    assert state_of(store, alice, ALICE) == "submitted"  # its part 2 is still owed
+    apply(store, report(State.UNDELIVERABLE, ALICE, "2"))
+    assert state_of(store, alice, ALICE) == "undeliverable"
+    assert state_of(store, bob, BOB) == "delivered"
+
+
+def test_a_one_part_sms_and_a_part_of_a_long_one_may_share_an_id(store: SQLiteStore) -> None:
+    long_sms = sent(store, ALICE, REF, "9")
+    short = sent(store, BOB, REF)
+    apply(store, report(State.DELIVERED, BOB), report(State.DELIVERED, ALICE, "9"))
+    assert state_of(store, short, BOB) == "delivered"
+    assert state_of(store, long_sms, ALICE) == "submitted"
+
+
+# -- early reports ----------------------------------------------------------------------------
+
+
+def test_an_early_report_waits_for_the_submission_to_its_handset(store: SQLiteStore) -> None:
+    old = sent(store, ALICE)  # awaiting, with the id the operator is about to reuse
+    new = send(store, BOB)
+    assert apply(store, report(State.DELIVERED, "33622222222")) == 0
+    assert kept(store, "early_receipts") == [(REF, "33622222222", "delivered")]
+    other = send(store, ALICE)
+    record(store, other, ALICE)  # the same id again, to another number: not for it
+    assert kept(store, "early_receipts") == [(REF, "33622222222", "delivered")]
+    record(store, new, BOB)
+    assert state_of(store, new, BOB) == "delivered"
+    assert state_of(store, old, ALICE) == state_of(store, other, ALICE) == "submitted"
+    assert kept(store, "early_receipts") == []
+
+
+def test_an_early_report_for_a_reused_id_and_the_same_number_reaches_the_new_sms(
+    store: SQLiteStore,
+) -> None:
+    old = sent(store, ALICE)
+    apply(store, report(State.DELIVERED, ALICE))
+    new = send(store, ALICE)  # being submitted: the operator answered, not yet recorded
+    assert apply(store, report(State.UNDELIVERABLE, ALICE)) == 0
+    record(store, new, ALICE)
+    assert state_of(store, new, ALICE) == "undeliverable"
+    assert state_of(store, old, ALICE) == "delivered"
+
+
+def test_a_late_report_on_a_final_sms_is_not_kept(store: SQLiteStore) -> None:
+    old = sent(store, ALICE)
+    apply(store, report(State.DELIVERED, ALICE))
+    assert apply(store, report(State.DELIVERED, ALICE)) == 0  # a duplicate
+    assert kept(store, "early_receipts") == []
+    assert state_of(store, old, ALICE) == "delivered"
+
+
+def test_early_reports_of_parts_wait_for_their_own_long_sms(store: SQLiteStore) -> None:
+    bob = send(store, BOB, 2)
+    apply(store, report(State.DELIVERED, BOB, "1"), report(State.DELIVERED, BOB, "2"))
+    alice = send(store, ALICE, 2)
+    record(store, alice, ALICE, "1", "2")  # the same ids, another number
+    record(store, bob, BOB, "1", "2")
+    assert state_of(store, bob, BOB) == "delivered"
+    assert state_of(store, alice, ALICE) == "submitted"
+
+
+# -- what the store reads, and how ------------------------------------------------------------
+
+
+def test_a_batch_of_reports_is_read_in_the_same_statements_whatever_its_size(
+    store: SQLiteStore,
+) -> None:
+    """Reads per batch, not per report (the writes are `executemany`, traced per row)."""
+    phones = [f"+336123456{n:02d}" for n in range(40)]
+    for n, phone in enumerate(phones):
+        sent(store, phone, f"r{n}")
+
+    def reads(count: int, state: State) -> int:
+        executed: list[str] = []
+        store._db.set_trace_callback(executed.append)
+        apply(store, *(report(state, p, f"r{n}") for n, p in enumerate(phones[:count])))
+        store._db.set_trace_callback(None)
+        return len([s for s in executed if s.startswith("SELECT")])
+
+    assert reads(1, State.ENROUTE) == reads(40, State.DELIVERED) == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        (_ONE_PART, "recipients_by_operator_ref"),
+        (_PARTS, "parts_by_operator_ref"),
+        (_SIBLING_PARTS, "PRIMARY KEY"),
+        (_EARLY, "early_receipts_by_ref"),
+    ],
+)
+def test_each_lookup_walks_the_batch_and_probes_an_index(
+    store: SQLiteStore, query: str, index: str
+) -> None:
+    params = ("[]", "smsc") if query in (_ONE_PART, _PARTS) else ("[]",)
+    plan = [row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + query, params)]
+    assert plan[0].startswith("SCAN j")
+    assert index in plan[1]
+    assert all(step.startswith(("SCAN j", "SEARCH")) for step in plan)
+
+
+def test_the_migration_keeps_the_parts_recorded_before_it(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute(
+        "CREATE TABLE schema_migrations ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+    )
+    for version, name, sql in migration_files("sqlite"):
+        if version < 7:
+            for statement in split_statements(sql):
+                db.execute(statement)
+            db.execute("INSERT INTO schema_migrations VALUES (?, ?, 0)", (version, name))
+    db.execute("INSERT INTO parts VALUES ('smsc', '77', 1, 5, ?, 2, 'delivered')", (ALICE,))
+    db.execute(
+        "INSERT INTO early_receipts (carrier, operator_ref, state, at)"
+        " VALUES ('smsc', '78', 'delivered', 1.0)"
+    )
+    db.close()
+    store = SQLiteStore.open(path)
+    try:
+        assert sync(store.migrate()) == ["0007_reused_operator_ids.sql"]
+        row = store._db.execute(
+            "SELECT account_id, message_id, phone, part, carrier, operator_ref, state FROM parts"
+        ).fetchall()
+        assert row == [(1, 5, ALICE, 2, "smsc", "77", "delivered")]
+        assert kept(store, "early_receipts") == [("78", None, "delivered")]
+    finally:
+        sync(store.close())
