@@ -21,9 +21,11 @@ from smsrelay.delivery.carriers.smpp_inbound import reply_phone, reply_text
 from smsrelay.delivery.engine import DeliveryEngine, configured_carrier
 from smsrelay.domain.segments import segment
 from smsrelay.domain.status import State
-from smsrelay.smpp.codec import ShortMessage, decode_sm
+from smsrelay.smpp.codec import ShortMessage, decode_sm, encode_sm
 from smsrelay.smpp.pdu import (
     BINDS,
+    DELIVER_SM,
+    ESM_DELIVERY_RECEIPT,
     ESM_UDHI,
     ESME_ROK,
     ESME_RTHROTTLED,
@@ -619,6 +621,56 @@ def test_stop_sends_unbind_and_waits_for_its_answer() -> None:
     took = run(scenario)
     assert received[-1] == UNBIND
     assert took >= answer_delay * 0.9  # it waited for the unbind_resp
+
+
+def test_an_smsc_that_unbinds_gets_the_receipts_answers_it_is_owed_first() -> None:
+    """Read on the wire: a peer that sends a receipt and at once unbinds; the receipt is
+    being stored when the unbind comes, and is answered before the unbind is."""
+    answers: list[tuple[int, int]] = []
+    receipt = ShortMessage(
+        "33611223344", "SMSRELAY", b"id:42 stat:DELIVRD", 1, 1, 5, 0,
+        esm_class=ESM_DELIVERY_RECEIPT,
+    )  # fmt: skip
+
+    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        first = not answers
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                length, command_id, _, sequence = HEADER.unpack(await reader.readexactly(16))
+                await reader.readexactly(length - 16)
+                if command_id in BINDS:
+                    answer = encode_message_id("SMSC")
+                    writer.write(frame(command_id | RESP, ESME_ROK, sequence, answer))
+                    if first:
+                        writer.write(frame(DELIVER_SM, 0, 1, encode_sm(DELIVER_SM, receipt)))
+                        writer.write(frame(UNBIND, 0, 2))
+                elif first and command_id & RESP:
+                    answers.append((command_id, sequence))
+        writer.close()
+
+    sinks = Sinks(hold=True)
+
+    async def scenario() -> Receipt:
+        server = await asyncio.start_server(peer, "127.0.0.1", 0)
+        carrier = SmppCarrier(connector(server.sockets[0].getsockname()[1]))
+        try:
+            await carrier.start(sinks.report, sinks.reply, [])
+            stored = await asyncio.wait_for(sinks.receipts.get(), 2)
+            await asyncio.sleep(0.2)  # the unbind has come; the receipt is not stored yet
+            assert answers == []
+            sinks.release()
+            async with asyncio.timeout(2):
+                while len(answers) < 2:
+                    await asyncio.sleep(0.01)
+            return stored
+        finally:
+            await carrier.stop()
+            server.close()
+            await server.wait_closed()
+
+    stored = run(scenario)
+    assert (stored.operator_ref, stored.phone) == ("42", PHONE)
+    assert answers == [(DELIVER_SM | RESP, 1), (UNBIND_RESP, 2)]
 
 
 # -- wired into the engine -----------------------------------------------------------------

@@ -22,6 +22,7 @@ from smsrelay.smpp.pdu import (
     HEADER,
     MAX_PDU,
     MAX_SEQUENCE,
+    RESP,
     SUBMIT_SM,
     SUBMIT_SM_RESP,
     UNBIND,
@@ -69,13 +70,13 @@ def run(scenario: Callable[[], Awaitable[T]]) -> T:
 
 @asynccontextmanager
 async def listening(
-    handler: Held | None = None, *, enquire_interval: float | None = None
+    handler: Held | None = None, *, enquire_interval: float | None = None, timeout: float = 30.0
 ) -> AsyncIterator[tuple[int, asyncio.Queue[Session]]]:
     """Sessions served on a free loopback port; the queue gets each accepted one."""
     accepted: asyncio.Queue[Session] = asyncio.Queue()
 
     def factory() -> Session:
-        session = Session(handler, enquire_interval=enquire_interval)
+        session = Session(handler, enquire_interval=enquire_interval, timeout=timeout)
         accepted.put_nowait(session)
         return session
 
@@ -112,10 +113,13 @@ async def pair(
 
 @asynccontextmanager
 async def raw_client(
-    handler: Held | None = None, *, enquire_interval: float | None = None
+    handler: Held | None = None, *, enquire_interval: float | None = None, timeout: float = 30.0
 ) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter, Session]]:
     """Bytes written by hand to a served session."""
-    async with listening(handler, enquire_interval=enquire_interval) as (port, accepted):
+    async with listening(handler, enquire_interval=enquire_interval, timeout=timeout) as (
+        port,
+        accepted,
+    ):
         reader, writer = await asyncio.open_connection(HOST, port)
         served = await accepted.get()
         try:
@@ -281,6 +285,51 @@ def test_enquire_link_and_unbind_are_answered_by_the_session() -> None:
             assert await read_pdu(reader) == Request(UNBIND_RESP, ESME_ROK, 6, b"")
             await served.closed
             assert held.requests.empty()
+
+    run(scenario)
+
+
+def test_an_unbind_is_answered_after_the_answers_still_owed() -> None:
+    async def scenario() -> None:
+        held = Held()
+        async with raw_client(held) as (reader, writer, served):
+            writer.write(frame(DELIVER_SM, 0, 7, b"receipt") + frame(UNBIND, 0, 8))
+            await held.next()  # the handler has it, and has not answered yet
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(reader.readexactly(16), 0.2)
+            with pytest.raises(SessionClosed):  # nothing new goes out meanwhile
+                served.request_nowait(SUBMIT_SM, b"")
+            served.respond(DELIVER_SM, ESME_ROK, 7, b"\0")
+            assert await read_pdu(reader) == Request(DELIVER_SM | RESP, ESME_ROK, 7, b"\0")
+            assert await read_pdu(reader) == Request(UNBIND_RESP, ESME_ROK, 8, b"")
+            await asyncio.wait_for(served.closed, 2)
+
+    run(scenario)
+
+
+def test_an_unbind_waits_for_owed_answers_no_longer_than_the_timeout() -> None:
+    async def scenario() -> float:
+        held = Held()
+        async with raw_client(held, timeout=0.3) as (reader, writer, served):
+            writer.write(frame(DELIVER_SM, 0, 7, b"never answered"))
+            await held.next()
+            started = asyncio.get_running_loop().time()
+            writer.write(frame(UNBIND, 0, 8))
+            assert await read_pdu(reader) == Request(UNBIND_RESP, ESME_ROK, 8, b"")
+            await asyncio.wait_for(served.closed, 2)
+            return asyncio.get_running_loop().time() - started
+
+    assert run(scenario) >= 0.25
+
+
+def test_a_request_the_handler_forgets_does_not_hold_an_unbind() -> None:
+    async def scenario() -> None:
+        held = Held()
+        async with raw_client(held) as (reader, writer, served):
+            writer.write(frame(SUBMIT_SM, 0, 7, b"lost") + frame(UNBIND, 0, 8))
+            request = await held.next()
+            served.forget(request.sequence)
+            assert await read_pdu(reader) == Request(UNBIND_RESP, ESME_ROK, 8, b"")
 
     run(scenario)
 

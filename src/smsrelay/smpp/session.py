@@ -10,6 +10,11 @@ enquire_link every `enquire_interval` seconds and drops the connection when the 
 does not answer one within the next interval, refuses a PDU length outside 16 bytes ..
 64 KiB with a generic_nack and closes (the stream cannot be re-synchronised), and fails
 every pending request with `SessionClosed` when the connection ends.
+
+An unbind is answered only once every request the handler was given is answered, or
+`timeout` seconds after it came: the peer that unbinds while we still owe it a
+deliver_sm_resp (a receipt being stored) gets that answer first, instead of sending the
+receipt again on its next bind. Meanwhile nothing new is sent on the session.
 """
 
 from __future__ import annotations
@@ -75,6 +80,9 @@ class Session(asyncio.Protocol):
         self._sequence = 0
         self._pending: dict[int, tuple[asyncio.Future[Response], asyncio.TimerHandle]] = {}
         self._keepalive: asyncio.Task[None] | None = None
+        self._owed: set[int] = set()  # sequences of the peer's requests not yet answered
+        # The peer's unbind waiting for those answers: its sequence, and its deadline.
+        self._unbind: tuple[int, asyncio.TimerHandle] | None = None
 
     # -- requests and responses --------------------------------------------------------
 
@@ -98,6 +106,8 @@ class Session(asyncio.Protocol):
         """
         if self._transport is None or self._transport.is_closing():
             raise SessionClosed("the session is not connected")
+        if self._unbind is not None:
+            raise SessionClosed("the peer unbound")
         loop = asyncio.get_running_loop()
         self._sequence = sequence = next_sequence(self._sequence)
         future: asyncio.Future[Response] = loop.create_future()
@@ -113,6 +123,28 @@ class Session(asyncio.Protocol):
         Dropped silently once the connection is closing: the peer will ask again.
         """
         self._write(command_id | RESP, status, sequence, body)
+        self.forget(sequence)
+
+    def forget(self, sequence: int) -> None:
+        """Request `sequence` will not be answered: an unbind no longer waits for it."""
+        self._owed.discard(sequence)
+        if self._unbind is not None and not self._owed:
+            self._answer_unbind()
+
+    def _answer_unbind(self) -> None:
+        """Answer the peer's unbind (what was owed is answered, or its wait is over)."""
+        if self._unbind is None:
+            return
+        (sequence, deadline), self._unbind = self._unbind, None
+        deadline.cancel()
+        if self._owed:
+            log.warning(
+                "SMPP peer unbound; %d of its requests unanswered after %g s",
+                len(self._owed),
+                self.timeout,
+            )
+        self._write(UNBIND_RESP, ESME_ROK, sequence)
+        self.close()
 
     def _expire(self, command_id: int, sequence: int, timeout: float) -> None:
         future, _ = self._pending.pop(sequence)
@@ -188,16 +220,23 @@ class Session(asyncio.Protocol):
         elif command_id == ENQUIRE_LINK:
             self._write(ENQUIRE_LINK_RESP, ESME_ROK, sequence)
         elif command_id == UNBIND:
-            self._write(UNBIND_RESP, ESME_ROK, sequence)
-            self.close()
+            if self._unbind is not None:  # asked twice: the first answer will do
+                return
+            deadline = asyncio.get_running_loop().call_later(self.timeout, self._answer_unbind)
+            self._unbind = (sequence, deadline)
+            if not self._owed:
+                self._answer_unbind()
         elif self.handler is None:
             self._write(GENERIC_NACK, ESME_RINVCMDID, sequence)
         else:
+            self._owed.add(sequence)
             self.handler(command_id, status, sequence, body)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._keepalive is not None:
             self._keepalive.cancel()
+        if self._unbind is not None:
+            self._unbind[1].cancel()
         reason = f"connection lost: {exc}" if exc else "connection closed"
         pending, self._pending = self._pending, {}
         for future, timer in pending.values():

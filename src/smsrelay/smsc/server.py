@@ -118,6 +118,7 @@ class SmscServer:
             session.abort()
             return
         if draw < faults.drop_connection + faults.unanswered:
+            session.forget(sequence)  # lost, as far as the SMSC knows: an unbind won't wait
             return
         draw -= faults.drop_connection + faults.unanswered
         if draw < faults.throttle or connection.unanswered >= self.settings.window:
