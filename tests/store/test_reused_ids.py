@@ -116,6 +116,11 @@ def test_a_report_fitting_two_awaiting_sms_is_kept_and_changes_neither(
     [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert all(word in warning.getMessage() for word in ("smsc", REF, "+33611111111"))
     assert kept(store, "early_receipts") == []
+    [shown] = sync(store.ambiguous_reports(10))
+    assert (shown.carrier, shown.operator_ref, shown.phone, shown.state) == (
+        "smsc", REF, ALICE, State.DELIVERED,
+    )  # fmt: skip
+    assert shown.candidates == ((1, first, ALICE, None), (1, second, ALICE, None))
 
 
 def test_two_awaiting_sms_without_a_handset_are_not_guessed_between(store: SQLiteStore) -> None:

@@ -145,6 +145,22 @@ class AwaitingReport(msgspec.Struct, frozen=True):
     submitted_at: float
 
 
+class AmbiguousReport(msgspec.Struct, frozen=True):
+    """A report that fitted two or more SMS awaiting one: applied to none, kept to be read.
+
+    `candidates`: (account id, message id, phone, part) of each, part None for a one-part SMS.
+    """
+
+    id: int
+    carrier: str
+    operator_ref: str
+    phone: str | None  # the handset it named
+    state: State
+    at: float
+    detail: str | None
+    candidates: tuple[tuple[int, int, str, int | None], ...]
+
+
 class Reply(msgspec.Struct, frozen=True):
     """A message from a recipient back to us; `operator_ref` names the SMS it answers."""
 
@@ -315,3 +331,7 @@ class Store(Protocol):
         ...
 
     async def awaiting_reports(self, carrier: str) -> list[AwaitingReport]: ...
+
+    async def ambiguous_reports(self, limit: int) -> list[AmbiguousReport]:
+        """The reports kept because they fitted several SMS awaiting one, newest first."""
+        ...

@@ -11,8 +11,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+import msgspec
+
 from smsrelay.domain.status import State, public_change
 from smsrelay.store.base import (
+    AmbiguousReport,
     AwaitingReport,
     Outbound,
     Receipt,
@@ -188,6 +191,19 @@ class DeliveryQueries(SQLiteConnection):
         )
         return [AwaitingReport(*row) for row in rows]
 
+    async def ambiguous_reports(self, limit: int) -> list[AmbiguousReport]:
+        rows = self._read(
+            "SELECT id, carrier, operator_ref, phone, state, at, detail, candidates"
+            " FROM ambiguous_receipts ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            AmbiguousReport(
+                i, carrier, ref, phone, State(state), at, detail, _read_candidates(candidates)
+            )
+            for i, carrier, ref, phone, state, at, detail, candidates in rows
+        ]
+
     async def record_replies(self, replies: Sequence[Reply], now: float) -> int:
         matched = 0
         async with self._write() as db:
@@ -246,3 +262,6 @@ class DeliveryQueries(SQLiteConnection):
                 detail = f"STOP reply: {reply.text}"
                 db.execute(INSERT_EVENT, (*key, now, state, reply.carrier, detail))
         return matched
+
+
+_read_candidates = msgspec.json.Decoder(tuple[tuple[int, int, str, int | None], ...]).decode
