@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import resource
+import subprocess
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from smsrelay.cli import app
-from tests.conftest import Admin
+from tests.conftest import Admin, free_port
+from tests.e2e.test_serve import SMSRELAY
 
 runner = CliRunner()
 
@@ -139,3 +142,21 @@ def test_demo_with_a_price_file_it_cannot_read_says_so_in_one_line(
     assert code == 1
     assert err.startswith("smsrelay: prices_file")
     assert "Traceback" not in err
+
+
+def few_descriptors() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+
+
+def test_serve_without_descriptors_for_connections_says_so_in_one_line(database_url: str) -> None:
+    done = subprocess.run(
+        [SMSRELAY, "serve", "--database", database_url, "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=few_descriptors,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("smsrelay: the descriptor limit (48, ulimit -n) leaves no room")
+    assert "Traceback" not in done.stderr

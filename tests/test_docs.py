@@ -37,3 +37,11 @@ def test_the_readme_connector_example_is_read_as_written(tmp_path: Path) -> None
     example.write_text(block.group(1))
     (connector,) = load_settings(example, environ={}).connectors
     assert connector.fallback is True
+
+
+def test_the_connection_settings_example_is_read_as_written(tmp_path: Path) -> None:
+    example = tmp_path / "smsrelay.toml"
+    example.write_text(toml_blocks("operations.md")[0])
+    settings = load_settings(example, environ={})
+    assert (settings.header_timeout, settings.body_timeout) == (10.0, 30.0)
+    assert (settings.keepalive_timeout, settings.max_connections) == (5, 1000)

@@ -8,6 +8,7 @@ without repeating it. Expected failures exit with status 1 and one line on stder
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 
 from smsrelay.config import ConfigError, Settings, load_settings
 from smsrelay.domain.pricing import money_text
@@ -170,24 +172,23 @@ def key_revoke(
 
 
 def _serve(settings: Settings, access_log: bool) -> None:
-    from smsrelay.api.app import create_app  # only the server needs Starlette
+    # Only the server needs Starlette.
+    from smsrelay.api.app import create_app
+    from smsrelay.api.http_server import server_config
 
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        application = create_app(settings)
+        config = server_config(create_app(settings), settings, access_log=access_log)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level,
-        access_log=access_log,
-    )
+    server = uvicorn.Server(config)
+    # uvicorn stops on SIGINT, then raises it again for whoever handled it before: us.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        raise typer.Exit(STARTUP_FAILURE)
 
 
 HostOption = Annotated[str | None, typer.Option(help="address to listen on (default 127.0.0.1)")]

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from smsrelay.api.errors import error_body, http_status
@@ -70,17 +70,26 @@ def render_refusal(refused: Refused, fmt: str, language: Language) -> Response:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused (413) as soon as it is known to exceed `limit`, never read whole."""
+    """The body, refused (413) as soon as it is known to exceed `limit`, never read whole.
+
+    A body cut short with its connection (the client left, sent a broken chunk, or was
+    too slow) is refused as malformed, an answer that goes nowhere: the connection is
+    gone, and the server's side of it (api/http_server.py) has answered what could be
+    answered and logged what happened, in one line.
+    """
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise Refused(Problem.BODY_TOO_LARGE)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Refused(Problem.BODY_TOO_LARGE)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise Refused(Problem.BODY_TOO_LARGE)
+            chunks.append(chunk)
+    except ClientDisconnect as exc:
+        raise Refused(Problem.MALFORMED) from exc
     return b"".join(chunks)
 
 

@@ -1,0 +1,358 @@
+"""The HTTP server's side of a connection: how long a client may take, how many may be open.
+
+uvicorn 0.54 with httptools bounds neither. A connection that sends nothing, or a request
+line and half its headers, is kept until the client leaves; a body may trickle for ever;
+and past the descriptor limit new connections fail, normal clients' included. Here its
+httptools protocol gets the missing bounds where the parser reports progress, checked by
+one watchdog timer per connection, and a cap on open connections checked when one is
+accepted. `server_config` is the one configuration of both `smsrelay serve` and the
+servers tests start in-process, so that what the tests prove is what runs.
+
+What a client sees: past the cap, HTTP 503 with the v1 body code 500 ("try again"); headers
+or a body that do not arrive in time, HTTP 408 with code 90; an unparsable request
+(a broken chunked body), HTTP 400 with code 90. Each is one line in the log, never a
+traceback. docs/operations.md explains the settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import logging
+import resource
+from typing import Any, Literal
+
+import httptools
+import uvicorn
+from starlette.applications import Starlette
+from uvicorn._types import ASGI3Application
+from uvicorn.config import Config, LoopFactoryType
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.server import ServerState
+
+from smsrelay.api.errors import error_body
+from smsrelay.api.formats import JSON_MEDIA_TYPE, encode_json
+from smsrelay.config import ConfigError, Settings
+from smsrelay.domain.problems import Language, Problem, Refused
+
+log = logging.getLogger(__name__)
+
+# Descriptors the process needs besides its connections: the listening socket, the
+# database and its journal, the delivery worker's pipes, log files, and connections
+# being refused (at most LINGERING_REFUSALS of them at a time hold one for a while).
+RESERVED_DESCRIPTORS = 64
+# How long a refused connection is kept, reading and discarding, after its answer, unless
+# its client closes first (a normal one does on reading the answer): closing with the
+# request unread would reset the connection, and the reset can destroy the answer in transit.
+# Past LINGERING_REFUSALS at once (a flood), the oldest is closed to make room.
+REFUSAL_LINGER = 1.0
+LINGERING_REFUSALS = RESERVED_DESCRIPTORS // 2
+
+
+def coded_answer(status: int, problem: Problem, language: Language) -> bytes:
+    """A whole HTTP response carrying the v1 error body of `problem`, closing the connection."""
+    body = encode_json(error_body(Refused(problem), language))
+    phrase = http.HTTPStatus(status).phrase
+    head = (
+        f"HTTP/1.1 {status} {phrase}\r\ncontent-type: {JSON_MEDIA_TYPE}\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+def connection_cap(wanted: int) -> int:
+    """How many connections may be open: `wanted`, or fewer if the descriptor limit is lower.
+
+    The soft limit is first raised towards the hard one, as far as `wanted` needs; a cap
+    above what the process can open would let the kernel refuse clients with no answer.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = wanted + RESERVED_DESCRIPTORS
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        soft = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return wanted
+    if soft <= RESERVED_DESCRIPTORS:
+        raise ConfigError(
+            f"the descriptor limit ({soft}, ulimit -n) leaves no room for connections: "
+            f"it must exceed {RESERVED_DESCRIPTORS}"
+        )
+    cap = soft - RESERVED_DESCRIPTORS
+    log.warning(
+        "the descriptor limit (%d, ulimit -n) allows %d connections, not max_connections %d",
+        soft,
+        cap,
+        wanted,
+    )
+    return cap
+
+
+class ConnectionGuard:
+    """What every connection of one server shares: the bounds, the ready-made answers, and
+    whether new connections are being refused (logged once per episode, not per refusal,
+    so that a flood cannot fill the log)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.header_timeout = settings.header_timeout
+        self.body_timeout = settings.body_timeout
+        self.keepalive_timeout = float(settings.keepalive_timeout)
+        # The watchdog of a connection never sleeps longer than the shortest deadline, so
+        # that a phase that begins while it sleeps is never checked late.
+        self.watch_interval = min(self.header_timeout, self.body_timeout, self.keepalive_timeout)
+        self.max_connections = connection_cap(settings.max_connections)
+        self.busy = coded_answer(503, Problem.BUSY, settings.language)
+        self.late = coded_answer(408, Problem.MALFORMED, settings.language)
+        self.malformed = coded_answer(400, Problem.MALFORMED, settings.language)
+        self.refused = 0
+        self.lingering: dict[_Refusal, None] = {}  # oldest first
+
+    def refuse(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        if self.refused == 0:
+            log.warning(
+                "%d connections open (max_connections): new ones are answered 503 until some close",
+                self.max_connections,
+            )
+        self.refused += 1
+        if len(self.lingering) >= LINGERING_REFUSALS:
+            oldest = next(iter(self.lingering))
+            del self.lingering[oldest]
+            oldest.transport.close()
+        refusal = _Refusal(self, loop)
+        transport.set_protocol(refusal)
+        refusal.connection_made(transport)
+
+    def closed(self, still_open: int) -> None:
+        if self.refused and still_open < self.max_connections:
+            log.info("connections below max_connections again; %d were refused", self.refused)
+            self.refused = 0
+
+
+class _Refusal(asyncio.Protocol):
+    """A connection past the cap: answered at once, then drained until the client closes."""
+
+    transport: asyncio.Transport
+
+    def __init__(self, guard: ConnectionGuard, loop: asyncio.AbstractEventLoop) -> None:
+        self.guard = guard
+        self.loop = loop
+        self.linger: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self.transport = transport
+        self.guard.lingering[self] = None
+        transport.write(self.guard.busy)
+        if transport.can_write_eof():
+            transport.write_eof()
+        self.linger = self.loop.call_later(REFUSAL_LINGER, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        """The request nobody will serve: read only so that closing does not reset."""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.guard.lingering.pop(self, None)
+        if self.linger is not None:
+            self.linger.cancel()
+
+
+# What the connection waits for from its client: anything at all (just opened), the end
+# of a request's headers, the end of its body, a next request (idle after an answer);
+# None while the server has the turn (the application is answering).
+_Phase = Literal["opened", "headers", "body", "idle"] | None
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, with deadlines for the headers and the body, the cap
+    on open connections, and coded answers instead of its text/plain 400.
+
+    A request only notes when each phase began (two reads of the loop's clock): one
+    watchdog timer per connection, re-armed when it fires, compares that with the
+    deadline. A timer armed and cancelled per phase would cost ten times as much per
+    request. A deadline counts only time the server was reading: while uvicorn itself
+    paused reading (a body past its buffer, a pipelined request), it starts again.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        if not isinstance(config, ServerConfig):
+            raise TypeError("GuardedProtocol reads its bounds from a ServerConfig")
+        self.guard = config.guard
+        self._phase: _Phase = "opened"
+        self._since = 0.0  # when the phase began, on the loop's clock
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._answering: RequestResponseCycle | None = None
+        self._ended = False  # the server ended the connection, and logged why
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if len(self.connections) >= self.guard.max_connections:
+            self.guard.refuse(transport, self.loop)
+            return
+        super().connection_made(transport)
+        self._since = self.loop.time()
+        self._watchdog = self.loop.call_later(self.guard.watch_interval, self._watch)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        cycle = self.cycle
+        if (
+            not self._ended
+            and cycle is not None
+            and cycle.more_body
+            and not cycle.response_complete
+        ):
+            log.info("%s: the client left before the end of its body", self._request())
+        super().connection_lost(exc)
+        self.guard.closed(len(self.connections))
+
+    def data_received(self, data: bytes) -> None:
+        # uvicorn's own, but for a parser error: its answer is text/plain and its warning
+        # says neither who nor what.
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._end(f"malformed request ({exc})", self.guard.malformed)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._phase != "opened":  # the first request's deadline runs from the connection
+            self._begin("headers")
+        self._phase = "headers"
+
+    def on_headers_complete(self) -> None:
+        self._phase = None
+        super().on_headers_complete()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        super()._start_asgi_task(cycle, app)
+        self._answering = cycle
+        if cycle.more_body:
+            self._begin("body")
+
+    def on_message_complete(self) -> None:
+        self._phase = None
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        # uvicorn arms its keep-alive timer here, but cancels it on any bytes, even the
+        # empty lines the parser skips: one "\r\n" and the connection was never closed.
+        super().on_response_complete()
+        answered = self._answering
+        if self._phase is None and answered is not None and answered.response_complete:
+            self._begin("idle")
+
+    def _begin(self, phase: _Phase) -> None:
+        self._phase = phase
+        self._since = self.loop.time()
+        if self._watchdog is None:
+            self._watchdog = self.loop.call_later(self.guard.watch_interval, self._watch)
+
+    def _limit(self) -> float:
+        if self._phase == "body":
+            return self.guard.body_timeout
+        if self._phase == "idle":
+            return self.guard.keepalive_timeout
+        return self.guard.header_timeout
+
+    def _watch(self) -> None:
+        self._watchdog = None
+        if self._phase is None:
+            return  # the next phase arms it again
+        now = self.loop.time()
+        if self.flow.read_paused:
+            self._since = now
+        left = self._since + self._limit() - now
+        if left > 0:
+            self._watchdog = self.loop.call_later(min(left, self.guard.watch_interval), self._watch)
+        elif self._phase in ("opened", "idle"):
+            log.debug("%s sent no request within %g s: closed", self._client(), self._limit())
+            self._ended = True
+            self.transport.close()
+        else:
+            self._end(f"{self._phase} not received within {self._limit():g} s", self.guard.late)
+
+    def _end(self, reason: str, answer: bytes) -> None:
+        """End the connection of the request at fault, answering it when nothing else is
+        being answered on this connection (a pipelined request's answer would be mixed)."""
+        self._ended = True
+        self._phase = None
+        log.info("%s: %s; connection closed", self._request(), reason)
+        cycle = self.cycle
+        at_fault = cycle if cycle is not None and cycle.more_body else None
+        answering = self._answering
+        if answering is not None and answering is not at_fault and not answering.response_complete:
+            answering.keep_alive = False  # closes once that answer is sent
+            self.pipeline.clear()
+            self.flow.pause_reading()
+            return
+        if at_fault is not None:
+            if at_fault.response_started:
+                answer = b""
+            at_fault.disconnected = True  # what the application still sends goes nowhere
+            at_fault.message_event.set()
+        self.transport.write(answer)
+        self.transport.close()
+
+    def _client(self) -> str:
+        return f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+
+    def _request(self) -> str:
+        scope = self.scope
+        if scope is None or "method" not in scope:
+            return self._client()
+        return f"{self._client()} {scope['method']} {scope['path']}"
+
+
+class ServerConfig(uvicorn.Config):
+    """uvicorn's configuration, with the guard its connections share."""
+
+    def __init__(
+        self,
+        app: Starlette,
+        settings: Settings,
+        *,
+        loop: LoopFactoryType,
+        log_level: str,
+        access_log: bool,
+    ) -> None:
+        super().__init__(
+            app,
+            host=settings.host,
+            port=settings.port,
+            loop=loop,
+            http=GuardedProtocol,
+            log_level=log_level,
+            access_log=access_log,
+            timeout_keep_alive=settings.keepalive_timeout,
+        )
+        self.guard = ConnectionGuard(settings)
+
+
+def server_config(
+    app: Starlette,
+    settings: Settings,
+    *,
+    loop: LoopFactoryType = "uvloop",
+    log_level: str | None = None,
+    access_log: bool = False,
+) -> ServerConfig:
+    """The server's configuration: production uses uvloop, tests may use asyncio.
+
+    Raises ConfigError when the descriptor limit leaves no room for connections.
+    """
+    return ServerConfig(
+        app, settings, loop=loop, log_level=log_level or settings.log_level, access_log=access_log
+    )

@@ -1,0 +1,285 @@
+"""Connections as a hostile or broken client holds them: bounded in time and in number.
+
+The server here is built by `server_config`, as `smsrelay serve` builds it, on the asyncio
+loop so that its log reaches caplog; tests/e2e/test_connections.py runs the real command.
+Every deadline is configured at one second; the checks allow several seconds more, so a
+busy machine cannot fail them, and a server without the deadline fails them all the same.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+import httpx
+import msgspec
+import pytest
+import uvicorn
+
+from smsrelay.api.app import create_app
+from smsrelay.api.http_server import server_config
+from smsrelay.config import Settings
+from tests.conftest import Customer
+
+DEADLINE = 1.0
+MAX_CONNECTIONS = 30
+# Long enough for any deadline of one second to have passed on a loaded machine.
+PATIENCE = DEADLINE + 5.0
+
+
+@contextmanager
+def guarded_server(settings: Settings) -> Iterator[str]:
+    server = uvicorn.Server(
+        server_config(create_app(settings), settings, loop="asyncio", log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive(), "the server did not start"
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.01)
+    try:
+        yield f"127.0.0.1:{settings.port}"
+    finally:
+        server.should_exit = True
+        thread.join(20)
+
+
+@pytest.fixture
+def bounded(settings: Settings) -> Settings:
+    return msgspec.structs.replace(
+        settings,
+        header_timeout=DEADLINE,
+        body_timeout=DEADLINE,
+        keepalive_timeout=int(DEADLINE),
+        max_connections=MAX_CONNECTIONS,
+    )
+
+
+@pytest.fixture
+def address(bounded: Settings) -> Iterator[str]:
+    with guarded_server(bounded) as running:
+        yield running
+
+
+def connect(address: str) -> socket.socket:
+    host, port = address.split(":")
+    return socket.create_connection((host, int(port)), timeout=PATIENCE)
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes; fails if it is still open after PATIENCE."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def read_answer(sock: socket.socket) -> bytes:
+    """One whole answer (its head and its content-length of body), the connection left open."""
+
+    def more() -> bytes:
+        chunk = sock.recv(65536)
+        assert chunk, "closed before the end of the answer"
+        return chunk
+
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += more()
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length: (\d+)", head)
+    assert length is not None, head
+    while len(body) < int(length[1]):
+        body += more()
+    return head + b"\r\n\r\n" + body
+
+
+def answer_of(raw: bytes) -> tuple[int, dict[str, object]]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, json.loads(body)
+
+
+def served(address: str) -> bool:
+    """A normal client, on a new connection: is it answered /health ok?"""
+    answer = httpx.get(f"http://{address}/health", timeout=PATIENCE)
+    return answer.status_code == 200
+
+
+def test_connections_that_send_nothing_are_closed_without_an_answer(address: str) -> None:
+    with ExitStack() as stack:
+        idle = [stack.enter_context(connect(address)) for _ in range(10)]
+        assert served(address)
+        started = time.monotonic()
+        assert [read_until_closed(sock) for sock in idle] == [b""] * 10
+        assert time.monotonic() - started >= DEADLINE * 0.8  # their deadline, not sooner
+        assert served(address)
+
+
+def test_headers_sent_in_part_are_answered_408_and_closed(address: str) -> None:
+    with ExitStack() as stack:
+        partial = [stack.enter_context(connect(address)) for _ in range(10)]
+        for sock in partial:
+            sock.sendall(b"POST /v1/send HTTP/1.1\r\nHost: smsrelay\r\nContent-Ty")
+        assert served(address)
+        answers = [answer_of(read_until_closed(sock)) for sock in partial]
+        assert {(status, body["code"]) for status, body in answers} == {(408, 90)}
+        assert served(address)
+
+
+def test_headers_dripped_within_the_deadline_are_served(address: str) -> None:
+    with connect(address) as sock:
+        for piece in (b"GET /hea", b"lth HTTP/1.1\r\n", b"Host: smsrelay\r\n", b"\r\n"):
+            sock.sendall(piece)
+            time.sleep(DEADLINE / 10)
+        assert read_answer(sock).startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_body_that_keeps_dripping_is_cut_off_at_its_own_deadline(
+    bounded: Settings, customer: Customer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="smsrelay")
+    body = json.dumps({"apiKey": customer.key, "phoneNumbers": "0612345678", "message": "Hi"})
+    head = f"POST /v1/send HTTP/1.1\r\nHost: smsrelay\r\nContent-Length: {len(body) + 1000}\r\n"
+    # The headers' deadline far beyond PATIENCE: the body's is the one that cuts.
+    patient_headers = msgspec.structs.replace(bounded, header_timeout=PATIENCE * 10)
+    with guarded_server(patient_headers) as address, connect(address) as sock:
+        sock.sendall(head.encode() + b"Content-Type: application/json\r\n\r\n")
+        started = time.monotonic()
+        sock.settimeout(DEADLINE / 10)
+        received = b""
+        for byte in body.encode() + b" " * 1000:
+            sock.sendall(bytes([byte]))  # a byte every 0.1 s: never idle, never finished
+            try:
+                received = sock.recv(65536)
+            except TimeoutError:
+                continue
+            break
+        assert time.monotonic() - started < PATIENCE
+        sock.settimeout(PATIENCE)
+        received += read_until_closed(sock)
+    assert answer_of(received)[0] == 408
+    assert answer_of(received)[1]["code"] == 90
+    assert "POST /v1/send: body not received within 1 s" in caplog.text
+    assert all(record.exc_info is None for record in caplog.records)
+    assert "unexpected fault" not in caplog.text
+
+
+def test_a_body_sent_in_pieces_within_its_deadline_is_served(
+    address: str, customer: Customer
+) -> None:
+    numbers = ",".join(f"+336{n:08d}" for n in range(12000000, 12000500))
+    body = json.dumps({"apiKey": customer.key, "phoneNumbers": numbers, "message": "Hi"})
+    head = f"POST /v1/send HTTP/1.1\r\nHost: smsrelay\r\nContent-Length: {len(body)}\r\n\r\n"
+    with connect(address) as sock:
+        sock.sendall(head.encode())
+        quarter = len(body) // 4 + 1
+        for start in range(0, len(body), quarter):
+            time.sleep(DEADLINE / 10)
+            sock.sendall(body[start : start + quarter].encode())
+        status, answer = answer_of(read_answer(sock))
+    assert (status, answer["success"], answer["nb_sms"]) == (200, True, 500)
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_its_timeout(address: str) -> None:
+    request = b"GET /health HTTP/1.1\r\nHost: smsrelay\r\n\r\n"
+    with connect(address) as sock:
+        sock.sendall(request)
+        assert read_answer(sock).startswith(b"HTTP/1.1 200 ")
+        sock.sendall(request)  # reused at once: kept alive
+        assert read_answer(sock).startswith(b"HTTP/1.1 200 ")
+        started = time.monotonic()
+        assert read_until_closed(sock) == b""
+        assert time.monotonic() - started >= DEADLINE * 0.8
+
+
+def test_a_kept_alive_connection_sending_only_empty_lines_is_closed_all_the_same(
+    address: str,
+) -> None:
+    with connect(address) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: smsrelay\r\n\r\n")
+        assert read_answer(sock).startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"\r\n")  # skipped by the parser, yet it used to cancel the timeout
+        assert read_until_closed(sock) == b""
+
+
+def test_a_next_request_sent_in_part_on_a_kept_alive_connection_is_answered_408(
+    address: str,
+) -> None:
+    with connect(address) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: smsrelay\r\n\r\n")
+        assert read_answer(sock).startswith(b"HTTP/1.1 200 ")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHo")
+        assert answer_of(read_until_closed(sock))[0] == 408
+
+
+def test_past_the_cap_a_connection_is_refused_503_until_others_close(address: str) -> None:
+    with ExitStack() as stack:
+        for _ in range(MAX_CONNECTIONS):
+            stack.enter_context(connect(address))
+        time.sleep(0.2)  # the server has accepted them all
+        refused = httpx.get(f"http://{address}/health", timeout=PATIENCE)
+        assert refused.status_code == 503
+        assert refused.json() == {
+            "success": False,
+            "code": 500,
+            "message": "Service momentanément indisponible, réessayez",
+        }
+    deadline = time.monotonic() + PATIENCE
+    while not served(address):
+        assert time.monotonic() < deadline, "still refused after the connections closed"
+        time.sleep(0.05)
+
+
+CHUNKED_HEAD = (
+    b"POST /v1/send HTTP/1.1\r\nHost: smsrelay\r\nTransfer-Encoding: chunked\r\n"
+    b"Content-Type: application/json\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "named"),
+    [
+        (CHUNKED_HEAD + b'5\r\n{"api\r\nnot a chunk size\r\n', "POST /v1/send"),
+        (b"POST /v1/send HTTP/1.1\r\nHost smsrelay\r\n\r\n", "127.0.0.1:"),
+    ],
+    ids=["broken chunk", "header without colon"],
+)
+def test_an_unreadable_request_is_answered_code_90_and_logged_in_one_line(
+    address: str, caplog: pytest.LogCaptureFixture, request_bytes: bytes, named: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    with connect(address) as sock:
+        sock.sendall(request_bytes)
+        status, body = answer_of(read_until_closed(sock))
+    assert (status, body["code"]) == (400, 90)
+    assert served(address)
+    lines = [r for r in caplog.records if "malformed request" in r.getMessage()]
+    assert len(lines) == 1
+    assert lines[0].levelno == logging.INFO
+    assert named in lines[0].getMessage()
+    assert all(record.exc_info is None for record in caplog.records)
+    assert "unexpected fault" not in caplog.text
+
+
+def test_a_client_leaving_in_the_middle_of_a_chunked_body_is_logged_in_one_line(
+    address: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    with connect(address) as sock:
+        sock.sendall(CHUNKED_HEAD + b'5\r\n{"api\r\n')
+        time.sleep(0.2)  # the application is waiting for the rest
+    deadline = time.monotonic() + PATIENCE
+    while "left before the end of its body" not in caplog.text:
+        assert time.monotonic() < deadline, caplog.text
+        time.sleep(0.05)
+    assert served(address)
+    assert all(record.exc_info is None for record in caplog.records)
+    assert "unexpected fault" not in caplog.text
