@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 
 from smsrelay.api.app import create_app
+from smsrelay.api.http_server import server_config
 from smsrelay.config import Settings, SimulatorSettings
 from smsrelay.service import accounts
 from smsrelay.smsc.settings import SmscSettings
@@ -117,14 +118,8 @@ class Server:
 
 
 def _start(settings: Settings) -> tuple[uvicorn.Server, threading.Thread]:
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=settings.port,
-        loop="asyncio",
-        log_level="warning",
-        access_log=False,
-    )
+    # The production configuration (connection bounds included), on asyncio's own loop.
+    config = server_config(create_app(settings), settings, loop="asyncio", log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
