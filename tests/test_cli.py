@@ -11,8 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from smsrelay.cli import app
+from smsrelay.domain.status import State
+from smsrelay.store.sqlite import SQLiteStore
 from tests.conftest import Admin, free_port
 from tests.e2e.test_serve import SMSRELAY
+from tests.store.test_reused_ids import ALICE, apply, report, sent, sync
 
 runner = CliRunner()
 
@@ -160,3 +163,21 @@ def test_serve_without_descriptors_for_connections_says_so_in_one_line(database_
     assert done.returncode == 1
     assert done.stderr.startswith("smsrelay: the descriptor limit (48, ulimit -n) leaves no room")
     assert "Traceback" not in done.stderr
+
+
+def test_reports_ambiguous_lists_each_kept_report_with_the_sms_it_fitted(
+    tmp_path: Path, database: list[str]
+) -> None:
+    store = SQLiteStore.open(Path(database[1].removeprefix("sqlite:///")))
+    sync(store.migrate())
+    sync(store.create_account("acme", "FR", "fr", 10**9, 0))
+    first, second = sent(store, ALICE), sent(store, ALICE)
+    apply(store, report(State.DELIVERED, ALICE))
+    sync(store.close())
+
+    code, out, _ = smsrelay("reports", "ambiguous", *database)
+    assert code == 0
+    assert out == (
+        f"1\tsmsc\t1234\t{ALICE}\tdelivered\t"
+        f"message {first} to {ALICE}, message {second} to {ALICE}\n"
+    )

@@ -29,8 +29,10 @@ from smsrelay.store.base import DEFAULT_TIMEZONE, Account, NotEnoughCredit
 app = typer.Typer(help="smsrelay: a self-hosted SMS platform speaking the SMS Partner v1 API.")
 account_app = typer.Typer(help="Manage accounts.")
 key_app = typer.Typer(help="Manage API keys.")
+reports_app = typer.Typer(help="Delivery reports that need an operator's eye.")
 app.add_typer(account_app, name="account")
 app.add_typer(key_app, name="key")
+app.add_typer(reports_app, name="reports")
 
 T = TypeVar("T")
 
@@ -169,6 +171,28 @@ def key_revoke(
     if not _with_store(settings, lambda store: accounts.revoke_api_key(store, key)):
         raise _fail(f"no active key {accounts.key_id_of(key)!r}")
     typer.echo(f"revoked {accounts.key_id_of(key)}")
+
+
+@reports_app.command("ambiguous")
+def reports_ambiguous(
+    limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 50,
+    database: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Reports that fitted several SMS awaiting one (operator ids reused): applied to none.
+
+    One line each: id, connector, operator id, handset, state, and the SMS it fitted.
+    """
+    settings = _settings(config, database=database)
+    for report in _with_store(settings, lambda store: store.ambiguous_reports(limit)):
+        fits = ", ".join(
+            f"message {message} to {phone}" + (f" part {part}" if part else "")
+            for _, message, phone, part in report.candidates
+        )
+        typer.echo(
+            f"{report.id}\t{report.carrier}\t{report.operator_ref}\t{report.phone or '-'}"
+            f"\t{report.state}\t{fits}"
+        )
 
 
 def _serve(settings: Settings, access_log: bool) -> None:
