@@ -1,12 +1,16 @@
 """Specification of scheduled sends (v1 `/send`, codes 45 to 49) and marketing quiet hours."""
 
-from datetime import UTC, datetime
+import zoneinfo
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smsrelay.domain.problems import Problem, Refused
 from smsrelay.domain.schedule import hold_until, read_schedule
+from tests.properties import PROPERTIES
 
 PARIS = ZoneInfo("Europe/Paris")
 # A Tuesday morning in winter time (UTC+1).
@@ -215,3 +219,71 @@ def test_the_moment_is_judged_in_the_accounts_zone() -> None:
 def test_a_naive_moment_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="aware"):
         hold_until(datetime(2026, 3, 10, 21), PARIS)
+
+
+# --- any input: an answer or a coded refusal ------------------------------------------------
+
+ZONES = sorted(zoneinfo.available_timezones())
+DAYS = st.dates() | st.sampled_from([date.min, date.min + timedelta(days=1), date.max])
+
+
+def test_the_first_day_of_the_calendar_is_past_not_out_of_range() -> None:
+    # At 00:00 on 01/01/0001 Paris was 9 minutes ahead of UTC: year 0 there, which no
+    # datetime can hold. The day is refused as past before anything converts it.
+    assert refusal("01/01/0001", 0, 0) is Problem.DATE_PAST
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT-14", "America/Sitka"])
+def test_the_day_before_yesterday_is_past_in_zones_far_from_utc(zone: str) -> None:
+    with pytest.raises(Refused) as caught:
+        read_schedule("08/03/2026", 23, 55, ZoneInfo(zone), NOW)
+    assert caught.value.problem is Problem.DATE_PAST
+
+
+def test_the_edges_of_the_calendar_get_coded_refusals_in_every_zone() -> None:
+    edges = [date.min, date.min + timedelta(days=1), date.max - timedelta(days=1), date.max]
+    problems = set()
+    for zone in map(ZoneInfo, ZONES):
+        for day in edges:
+            written = f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
+            for hour, minute in [(0, 0), (23, 55)]:
+                with pytest.raises(Refused) as caught:
+                    read_schedule(written, hour, minute, zone, NOW)
+                problems.add(caught.value.problem)
+    assert problems == {Problem.DATE_PAST, Problem.DATE_INVALID}
+
+
+@PROPERTIES
+@given(
+    day=DAYS,
+    hour=st.integers(-1, 24) | st.sampled_from(["0", "23", None]),
+    minute=st.sampled_from([None, 0, 5, 55, 7]),
+    zone=st.sampled_from(ZONES),
+    now=st.datetimes(datetime(1970, 1, 1), datetime(2200, 1, 1), timezones=st.just(UTC)),
+)
+def test_any_day_in_any_zone_is_a_moment_or_a_coded_refusal(
+    day: date, hour: object, minute: object, zone: str, now: datetime
+) -> None:
+    written = f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
+    outcome: datetime | Problem | None
+    try:
+        outcome = read_schedule(written, hour, minute, ZoneInfo(zone), now)
+    except Refused as refused:
+        outcome = refused.problem
+    if isinstance(outcome, Problem):
+        assert 45 <= outcome.code <= 49
+    else:
+        assert outcome is not None
+        assert now <= outcome <= now + timedelta(days=367)
+
+
+@PROPERTIES
+@given(
+    moment=st.datetimes(datetime(1970, 1, 1), datetime(2200, 1, 1), timezones=st.just(UTC)),
+    zone=st.sampled_from(ZONES),
+)
+def test_any_moment_in_any_zone_is_held_to_a_later_moment_or_not_at_all(
+    moment: datetime, zone: str
+) -> None:
+    until = hold_until(moment, ZoneInfo(zone))
+    assert until is None or until > moment

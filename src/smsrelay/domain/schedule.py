@@ -18,7 +18,11 @@ Reading a schedule (`read_schedule`), decisions taken where the contract is sile
 - A missing minute with a given hour means minute 0 (the forgiving reading of "with time and
   minute"). A missing hour with a given date is refused with 47, even when the minute is given.
 - Refusals are checked in code order and the first one wins: 45, 46, 47, 48, then 49.
-- A scheduled moment equal to `now` is accepted; one before it is refused with 49.
+- A scheduled moment equal to `now` is accepted; one before it is refused with 49. A day two
+  days or more before today in the account's zone is refused with 49 without being converted
+  (no zone ever set its clocks back by two days, so any time of it is past): converting it
+  could leave the calendar (01/01/0001 at 00:00 in Paris, whose offset was then +00:09, is in
+  year 0 in UTC), and only days from the day before yesterday to a year ahead are ever converted.
 - A wall time that does not exist because the clocks spring forward (29/03/2026 02:30 in Paris)
   is read with the offset in force before the change, so it lands as far after the gap starts
   as it was meant to (03:30 CEST). A wall time that happens twice because the clocks fall back
@@ -46,6 +50,7 @@ from smsrelay.domain.problems import Problem, Refused
 _DATE: Final = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 _SMALL_INTEGER: Final = re.compile(r"[0-9]{1,2}")
 _HORIZON: Final = dt.timedelta(days=365)
+_SURELY_PAST: Final = dt.timedelta(days=2)
 _MINUTES: Final = frozenset(range(0, 60, 5))
 _LAST_HOUR: Final = 23
 _OPENS: Final = dt.time(8)
@@ -71,7 +76,8 @@ def read_schedule(
             return None
         raise Refused(Problem.DATE_MISSING)
     day = _read_day(date)
-    if day is None or day - now.astimezone(zone).date() > _HORIZON:
+    today = now.astimezone(zone).date()
+    if day is None or day - today > _HORIZON:
         raise Refused(Problem.DATE_INVALID)
     hours = _read_small_integer(hour)
     if hours is None or not 0 <= hours <= _LAST_HOUR:
@@ -79,6 +85,8 @@ def read_schedule(
     minutes = 0 if minute is None else _read_small_integer(minute)
     if minutes not in _MINUTES:
         raise Refused(Problem.MINUTE_INVALID)
+    if today - day >= _SURELY_PAST:
+        raise Refused(Problem.DATE_PAST)
     # fold=0, the default: a wall time in a spring-forward gap is read forward, and one that
     # happens twice in autumn is read as its first occurrence.
     wall = dt.datetime.combine(day, dt.time(hours, minutes), tzinfo=zone)
