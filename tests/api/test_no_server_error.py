@@ -89,3 +89,49 @@ def test_wrong_values_in_every_field_get_coded_answers(
 )
 def test_odd_bodies_get_coded_answers(client: httpx.Client, path: str, body: bytes) -> None:
     assert_coded(client.post(path, content=body))
+
+
+# --- inputs that once answered 500 (issue 9, item 3) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "brackets", ["[" * 1000, "[" * 1500 + "]" * 1500], ids=["1000-open", "1500-balanced"]
+)
+def test_a_list_nested_past_the_recursion_limit_is_refused_as_a_wrong_format(
+    client: httpx.Client, customer: Customer, brackets: str
+) -> None:
+    query = client.get(
+        "/v1/multi-status", params={"apiKey": customer.key, "SMSStatut_List": brackets}
+    )
+    form = client.post(
+        "/v1/multi-status",
+        content=f"apiKey={customer.key}&SMSStatut_List={brackets}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    for answer in (query, form):
+        assert (answer.status_code, answer.json()["code"]) == (400, 6)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_bracket_index_longer_than_int_accepts_is_a_name(
+    client: httpx.Client, method: str
+) -> None:
+    fields = "a[" + "1" * 4301 + "]=1"
+    answer = (
+        client.get(f"/v1/me?{fields}") if method == "GET" else client.post("/v1/me", content=fields)
+    )
+    # No key was given: the request reaches authentication and is refused there.
+    assert (answer.status_code, answer.json()["code"]) == (401, 1)
+
+
+@pytest.mark.parametrize("path", ["/v1/send", "/v1/bulk-send"])
+@pytest.mark.parametrize("date", ["01/01/0001", "31/12/9999", "02/01/0001"])
+def test_a_date_at_the_ends_of_the_calendar_is_refused_with_its_code(
+    client: httpx.Client, customer: Customer, path: str, date: str
+) -> None:
+    params = {"apiKey": customer.key, **VALID[path], "scheduledDeliveryDate": date, "time": 0}
+    params.pop("minute", None)
+    answer = client.post(path, json=params)
+    # Before today is in the past (49); beyond the coming year is not a date we take (46).
+    expected = 46 if date.endswith("9999") else 49
+    assert (answer.status_code, answer.json()["code"]) == (400, expected)

@@ -1,9 +1,20 @@
+import contextlib
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from smsrelay.api.wire import MAX_DEPTH, MalformedBody, decode_body, decode_query
+from smsrelay.api.wire import (
+    MAX_DEPTH,
+    MAX_INDEX,
+    MalformedBody,
+    decode_body,
+    decode_json,
+    decode_query,
+)
+from tests.properties import PROPERTIES
 
 SEED_REQUEST = {
     "apiKey": "Votre clé API",
@@ -239,3 +250,67 @@ def test_query_string_is_read_leniently(query: bytes, expected: dict[str, Any]) 
 def test_query_string_bracket_notation_is_expanded() -> None:
     query = "SMSStatut_List%5B0%5D%5BphoneNumber%5D=0611&SMSStatut_List%5B0%5D%5BmessageId%5D=12"
     assert decode_query(query) == {"SMSStatut_List": [{"phoneNumber": "0611", "messageId": "12"}]}
+
+
+# --- hostile input: a value or MalformedBody, nothing else -------------------------------
+
+
+@pytest.mark.parametrize("digits", ["1" * 4301, "9" * 20, str(MAX_INDEX + 1)])
+def test_a_bracket_index_past_phps_integers_is_a_name(digits: str) -> None:
+    fields = f"a[{digits}]=1&a[]=2"
+    expected = {"a": {digits: "1", "0": "2"}}
+    assert decode_query(fields) == expected
+    assert decode_body(fields.encode()) == expected
+
+
+def test_the_largest_php_integer_is_still_an_index() -> None:
+    assert decode_query(f"a[{MAX_INDEX}]=1&a[3]=2") == {"a": ["2", "1"]}
+
+
+@pytest.mark.parametrize("text", ["[" * 5000, "[" * 1500 + "]" * 1500, '{"a":' * 3000])
+def test_json_nested_past_the_recursion_limit_is_malformed(text: str) -> None:
+    with pytest.raises(MalformedBody):
+        decode_json(text)
+    with pytest.raises(MalformedBody):
+        decode_body(b'{"a":' + text.encode() + b"}")
+
+
+def test_json_inside_a_parameter_is_decoded_whatever_its_type() -> None:
+    assert decode_json('[{"phoneNumber": "0611", "messageId": 12}]') == [
+        {"phoneNumber": "0611", "messageId": 12}
+    ]
+
+
+SEGMENT = st.one_of(
+    st.just(""),
+    st.text(max_size=4),
+    st.integers(1, 6000).map(lambda length: "1" * length),
+    st.sampled_from(["0", "00", str(MAX_INDEX), str(MAX_INDEX + 1)]),
+)
+FORM_KEY = st.builds(
+    lambda name, segments, tail: name + "".join(f"[{s}]" for s in segments) + tail,
+    st.text(max_size=4),
+    st.lists(SEGMENT, max_size=MAX_DEPTH + 2),
+    st.sampled_from(["", "[", "]", "]["]),
+)
+
+
+@PROPERTIES
+@given(st.lists(st.tuples(FORM_KEY, st.text(max_size=8)), max_size=6))
+def test_any_bracketed_form_is_read_as_parameters(pairs: list[tuple[str, str]]) -> None:
+    fields = "&".join(f"{quote(k, safe='[]')}={quote(v)}" for k, v in pairs)
+    assert isinstance(decode_query(fields), dict)
+    # A body opening with a bracket is JSON: that one may be malformed.
+    with contextlib.suppress(MalformedBody):
+        assert isinstance(decode_body(fields.encode()), dict)
+
+
+JSONISH = st.lists(st.sampled_from(list(b'[{]}"a:,1 ')), max_size=4000).map(bytes)
+
+
+@PROPERTIES
+@given(st.binary(max_size=2000) | JSONISH)
+def test_any_bytes_are_parameters_or_malformed(body: bytes) -> None:
+    with contextlib.suppress(MalformedBody):
+        assert isinstance(decode_body(body), dict)
+    assert isinstance(decode_query(body), dict)

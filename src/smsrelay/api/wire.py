@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
-__all__ = ["MAX_DEPTH", "MalformedBody", "decode_body", "decode_query"]
+__all__ = ["MAX_DEPTH", "MalformedBody", "decode_body", "decode_json", "decode_query"]
 
 MAX_DEPTH = 8
 """Bracket segments a form key may have before it is taken literally.
@@ -23,11 +23,21 @@ bound keeps a hostile key from building an arbitrarily deep tree.
 """
 
 
+MAX_INDEX = 2**63 - 1
+"""The largest bracket segment read as a list index, PHP's largest integer.
+
+A longer run of digits is a name, as PHP keeps it: the index of no list a client can send,
+and past 4,300 digits not even a number `int()` accepts.
+"""
+_MAX_INDEX_DIGITS = len(str(MAX_INDEX))
+
+
 class MalformedBody(Exception):
     """The body is neither a JSON object nor a form encoding (API code 90)."""
 
 
 _JSON_OBJECT = msgspec.json.Decoder(dict[str, Any])
+_JSON_VALUE = msgspec.json.Decoder()
 _JSON_WHITESPACE = b" \t\r\n"
 _JSON_OPENERS = b"{["
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -54,12 +64,8 @@ def decode_body(body: bytes) -> dict[str, Any]:
     if not text:
         return {}
     if text[0] in _JSON_OPENERS:
-        try:
-            return _JSON_OBJECT.decode(text)
-        # DecodeError, and UnicodeDecodeError for bad UTF-8 inside a string, are
-        # ValueErrors; RecursionError answers a hostile nesting depth.
-        except (ValueError, RecursionError) as error:
-            raise MalformedBody(f"not a JSON object: {error}") from error
+        params: dict[str, Any] = _decode_json(_JSON_OBJECT, text, "JSON object")
+        return params
     try:
         pairs = parse_qsl(
             # PHP's http_build_query percent-encodes every bracket; decoding them
@@ -74,6 +80,24 @@ def decode_body(body: bytes) -> dict[str, Any]:
     if any(not key for key, _ in pairs):
         raise MalformedBody("not a form encoding: a field has no name")
     return _expand(pairs)
+
+
+def decode_json(text: str) -> Any:
+    """Decode a JSON document sent inside a parameter (a list in a query string or a form).
+
+    Raises `MalformedBody` when it is not JSON, and when it nests deeper than the decoder can
+    follow: msgspec raises RecursionError past Python's recursion limit (about 1,000 levels,
+    fewer the deeper the caller's stack), which is the client's input, not a fault of ours.
+    """
+    return _decode_json(_JSON_VALUE, text, "JSON document")
+
+
+def _decode_json(decoder: msgspec.json.Decoder[Any], text: str | bytes, what: str) -> Any:
+    try:
+        return decoder.decode(text)
+    # DecodeError, and UnicodeDecodeError for bad UTF-8 inside a string, are ValueErrors.
+    except (ValueError, RecursionError) as error:
+        raise MalformedBody(f"not a {what}: {error}") from error
 
 
 def decode_query(query_string: bytes | str) -> dict[str, Any]:
@@ -94,6 +118,8 @@ def decode_query(query_string: bytes | str) -> dict[str, Any]:
       ``["y", "x"]``);
     - a name given twice keeps its last value, whether scalar or nested
       (``a=1&a[b]=2`` is ``{"a": {"b": "2"}}``);
+    - a segment of more than ``MAX_INDEX`` (``a[99999999999999999999]``) is a
+      name, not an index, as PHP keeps it;
     - a key that is not plain bracket notation (``a]b[``, ``a[b``,
       ``a[b]c``) or that nests deeper than ``MAX_DEPTH`` is a literal name,
       matching no API parameter, so the request fails on that parameter's
@@ -141,9 +167,14 @@ def _expand(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
             if not segment:
                 name = str(node.next_index)
                 node.next_index += 1
-            elif segment.isdigit() and segment.isascii():
+            # The length first: int() of a hostile run of digits is slow, past 4,300 refused.
+            elif (
+                len(segment) <= _MAX_INDEX_DIGITS
+                and segment.isdigit()
+                and segment.isascii()
+                and (index := int(segment)) <= MAX_INDEX
+            ):
                 name = segment
-                index = int(segment)
                 if index >= node.next_index:
                     node.next_index = index + 1
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from smsrelay.api.endpoint import Call
+from smsrelay.api.wire import MalformedBody, decode_json
 from smsrelay.domain.problems import Problem, Refused
 from smsrelay.service import statuses
 
@@ -16,11 +17,12 @@ class MultiStatusAnswer(msgspec.Struct):
 
 
 def _as_list(raw: object) -> object:
-    """A list sent as a JSON string (a query string cannot nest) is read as that list."""
+    """A list sent as a JSON string (a query string cannot nest) is read as that list; a
+    string that is not one stays a string, refused as not a list (6)."""
     if isinstance(raw, str) and raw.lstrip().startswith("["):
         try:
-            return msgspec.json.decode(raw)
-        except msgspec.DecodeError:
+            return decode_json(raw)
+        except MalformedBody:
             return raw
     return raw
 
