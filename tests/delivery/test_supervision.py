@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from smsrelay.config import Settings, SimulatorSettings
+from smsrelay.config import ConnectorSettings, Settings, SimulatorSettings
 from smsrelay.delivery.carriers.base import ReplySink, ReportSink
 from smsrelay.delivery.carriers.simulator import SimulatorCarrier
+from smsrelay.delivery.carriers.smpp import SmppCarrier
 from smsrelay.delivery.engine import DeliveryEngine
 from smsrelay.delivery.inline import InlineDelivery
 from smsrelay.delivery.supervision import (
@@ -162,3 +163,48 @@ def test_the_worker_process_stops_with_a_failure_when_one_of_its_tasks_dies(
     assert served is False
     assert any("operator-link died" in record.getMessage() for record in caplog.records)
     assert left, "the recipients are still in the database for the next worker"
+
+
+def deaths_while(work: Any) -> list[str]:
+    """The task deaths the loop's handler hears of while `work()` runs, and shortly after."""
+    heard: list[str] = []
+
+    async def run() -> None:
+        asyncio.get_running_loop().set_exception_handler(
+            lambda _, context: heard.append(death_of(context) or context["message"])
+        )
+        await work()
+        await asyncio.sleep(0.2)
+
+    asyncio.run(run())
+    return heard
+
+
+def test_the_simulators_report_task_that_dies_is_heard_of() -> None:
+    def broken_sink(receipt: object) -> asyncio.Future[None]:
+        raise RuntimeError("the matcher refused a report")
+
+    async def work() -> None:
+        carrier = SimulatorCarrier(FAST)
+        await carrier.start(broken_sink, broken_sink, [])
+        await carrier.submit([Outbound(1, 1, "+33600000001", "Hi", None, "gsm7", 1)])
+        await asyncio.sleep(1.5)  # +33600000001 is reported after one second
+        await carrier.stop()
+
+    [death] = deaths_while(work)
+    assert death.startswith("task simulator-reports died: RuntimeError")
+
+
+def test_an_smpp_link_task_that_dies_is_heard_of() -> None:
+    # A host name DNS cannot even encode (a label over 63 characters) fails outside the
+    # errors a bind retries on: the link's loop ends, and must not end in silence.
+    connector = ConnectorSettings(name="bad", system_id="x", host="x" * 70 + ".example")
+
+    async def work() -> None:
+        carrier = SmppCarrier(connector, 3600.0)
+        await carrier.start(lambda _: asyncio.Future(), lambda _: asyncio.Future(), [])
+        await asyncio.sleep(0.3)
+        await carrier.stop()
+
+    [death] = deaths_while(work)
+    assert death.startswith("task smpp-bad died: ")

@@ -22,8 +22,9 @@ from typing import Any, Final
 TASK_DEATH: Final = "smsrelay_task_death"
 """The key that marks an exception handler's context as a long-lived task's death."""
 
-# Pauses before starting again what died: from RESTART_MIN, doubling up to RESTART_MAX
-# while it keeps dying young; one that ran STABLE_AFTER seconds starts the count again.
+# Pauses before starting again what died (a worker, an engine): from RESTART_MIN,
+# doubling up to RESTART_MAX while it keeps dying young; one that ran STABLE_AFTER
+# seconds starts the count again.
 RESTART_MIN: Final = 0.5
 RESTART_MAX: Final = 30.0
 STABLE_AFTER: Final = 60.0

@@ -31,6 +31,7 @@ from typing import NamedTuple
 
 from smsrelay.config import SimulatorSettings
 from smsrelay.delivery.carriers.base import ReplySink, ReportSink
+from smsrelay.delivery.supervision import start_long_lived
 from smsrelay.domain.status import State
 from smsrelay.store.base import AwaitingReport, Outbound, Receipt, Reply, Submission
 
@@ -127,9 +128,7 @@ class SimulatorCarrier:
         for pending in awaiting:
             fate = self.model.fate(pending.operator_ref, pending.phone)
             self._schedule(pending.operator_ref, pending.phone, fate, pending.submitted_at)
-        self._task = asyncio.create_task(
-            self._report_loop(reports, replies), name="simulator-reports"
-        )
+        self._task = start_long_lived(self._report_loop(reports, replies), "simulator-reports")
 
     async def stop(self) -> None:
         if self._task is not None:

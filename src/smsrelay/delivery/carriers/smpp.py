@@ -43,7 +43,8 @@ from typing import Final, NamedTuple
 from smsrelay.config import ConnectorSettings, SourceRules
 from smsrelay.delivery.carriers.base import ReplySink, ReportSink
 from smsrelay.delivery.carriers.smpp_inbound import Inbound
-from smsrelay.delivery.carriers.smpp_link import SmppLink, backoff
+from smsrelay.delivery.carriers.smpp_link import SmppLink
+from smsrelay.delivery.supervision import backoff
 from smsrelay.domain.receipts import normalise_operator_id
 from smsrelay.domain.segments import Encoding
 from smsrelay.domain.status import State

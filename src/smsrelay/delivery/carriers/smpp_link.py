@@ -22,11 +22,11 @@ import asyncio
 import contextlib
 import functools
 import logging
-import random
 from collections.abc import Callable
 from typing import Final
 
 from smsrelay.config import ConnectorSettings
+from smsrelay.delivery.supervision import backoff, start_long_lived
 from smsrelay.smpp.errors import SmppError
 from smsrelay.smpp.pdu import (
     BIND_RECEIVER,
@@ -52,16 +52,6 @@ _BIND_NAMES: Final = {
 UNBIND_WAIT: Final = 5.0
 
 
-def backoff(attempt: int, low: float, high: float) -> float:
-    """The pause before try `attempt` + 1 (0-based): `low`, then doubling up to `high`.
-
-    Each pause is drawn between half its ceiling and the ceiling, never below `low`, so
-    that whatever failed together does not retry together.
-    """
-    ceiling = min(high, low * 2.0 ** min(attempt, 64))
-    return max(low, random.uniform(ceiling / 2, ceiling))
-
-
 class SmppLink:
     """Keeps a connector's sessions bound; `transmitter` is the one to submit on."""
 
@@ -83,9 +73,7 @@ class SmppLink:
 
     def start(self) -> None:
         """Start connecting in the background: the caller does not wait for the SMSC."""
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"smpp-{self.settings.name}"
-        )
+        self._task = start_long_lived(self._run(), f"smpp-{self.settings.name}")
 
     async def stop(self) -> None:
         """Stop reconnecting, then unbind what is bound (each wait bounded)."""
