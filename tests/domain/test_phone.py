@@ -1,10 +1,21 @@
 """Specification of phone number normalisation: the full reading and its cheap candidate."""
 
+import gc
+import tracemalloc
+from collections.abc import Callable, Iterator
+
 import phonenumbers
 import pytest
 from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberFormat, PhoneNumberType
 
-from smsrelay.domain.phone import quick_e164, sms_e164, to_e164
+from smsrelay.domain.phone import (
+    MAX_NUMBER_CHARS,
+    is_too_long,
+    quick_e164,
+    region_of,
+    sms_e164,
+    to_e164,
+)
 
 SMS_TYPES = (
     PhoneNumberType.MOBILE,
@@ -314,3 +325,81 @@ def test_sms_reading_agrees_with_the_exact_one_on_every_spelling(region: str) ->
 )
 def test_sms_reading_agrees_with_the_exact_one_on_odd_input(raw: str) -> None:
     assert sms_e164(raw, "FR") == to_e164(raw, "FR")
+
+
+# Texts longer than any phone number: refused unread, never kept
+
+
+def test_a_number_written_the_longest_real_way_is_read() -> None:
+    # International prefix, a stray (0), and " - " between every two characters.
+    spelled = " - ".join("0033(0)612345678")
+    assert len(spelled) <= MAX_NUMBER_CHARS
+    assert to_e164(spelled, "FR") == sms_e164(spelled, "FR") == "+33612345678"
+
+
+def test_whitespace_around_a_number_does_not_count_towards_its_length() -> None:
+    padded = " " * 5000 + "06 12 34 56 78" + "\t" * 5000
+    assert not is_too_long(padded)
+    assert to_e164(padded, "FR") == sms_e164(padded, "FR") == "+33612345678"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "0612345678" + "0" * (MAX_NUMBER_CHARS - 9),
+        "+33612345678" + " " * 50 + "x" * 50,
+        "+33 6 12 34 56 78" + "." * MAX_NUMBER_CHARS,
+        "9" * 1_000_000,
+    ],
+)
+def test_a_text_longer_than_any_number_is_not_one(raw: str) -> None:
+    assert is_too_long(raw)
+    assert quick_e164(raw, "FR") is None
+    assert to_e164(raw, "FR") is None
+    assert sms_e164(raw, "FR") is None
+
+
+def test_a_text_as_long_as_the_bound_is_still_read() -> None:
+    raw = "+33612345678".ljust(MAX_NUMBER_CHARS, ".")
+    assert not is_too_long(raw)
+    assert to_e164(raw, "FR") == "+33612345678"
+
+
+def test_region_of_a_text_longer_than_e164_is_none() -> None:
+    assert region_of("+33612345678" + "9" * 1_000_000) == ""
+
+
+@pytest.fixture
+def retained() -> Iterator[Callable[[], float]]:
+    """Bytes allocated since the fixture started and still alive, in MiB."""
+    gc.collect()
+    tracemalloc.start()
+    start = tracemalloc.get_traced_memory()[0]
+
+    def measure() -> float:
+        gc.collect()
+        return (tracemalloc.get_traced_memory()[0] - start) / 2**20
+
+    yield measure
+    tracemalloc.stop()
+
+
+def test_long_texts_read_as_numbers_are_not_kept(retained: Callable[[], float]) -> None:
+    # 100 different 1 MB "numbers" used to stay in the number cache for good: 100 MiB.
+    for n in range(100):
+        hostile = f"{n}" + "9" * 1_000_000
+        assert to_e164(hostile, "FR") is None
+        assert sms_e164(hostile, "FR") is None
+        assert region_of("+" + hostile) == ""
+    assert retained() < 1
+
+
+def test_the_number_caches_stay_small_whatever_they_are_fed(
+    retained: Callable[[], float],
+) -> None:
+    # More different texts than the caches hold, each as long and as wide (4-byte
+    # characters) as a text read as a number can be: about 15 MiB, all caches full.
+    for n in range(40_000):
+        to_e164(f"{n:05d}" + "\U0001f600" * (MAX_NUMBER_CHARS - 5), "FR")
+        region_of(f"+336{n:08d}")
+    assert retained() < 20

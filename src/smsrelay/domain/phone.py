@@ -31,17 +31,46 @@ _MIN_E164_DIGITS = 6
 _MAX_E164_DIGITS = 15
 _SEPARATORS = str.maketrans("", "", " .-")
 
+MAX_NUMBER_CHARS = 100
+"""The longest text read as a phone number, surrounding whitespace aside; longer is not one.
 
-# Status queries are polled: a number that was not found, or is not valid, comes back in
-# the next poll, and sends go to the same lists again. Bounded, it costs a few MB.
-@lru_cache(maxsize=16384)
+E.164 caps a number at 15 digits. Written out, a real one adds at most an international prefix
+with a carrier code instead of the `+` (Brazil's `0014`, Australia's `0011`: 4 digits), a
+national prefix in parentheses (`+33 (0)6...`: 3 characters) and separators: 22 characters,
+and with a three-character separator (` - `) between every two of them 22 + 21 x 3 = 85. 100
+keeps every spelling a person or a program produces, with room for a `tel:` prefix; whitespace
+around the number does not count (fixed-width database columns pad with it). Anything longer
+is refused before it is parsed or cached (phonenumbers itself gives up at 250 characters).
+"""
+
+
+def is_too_long(raw: str) -> bool:
+    """Whether `raw` is longer than any phone number (see `MAX_NUMBER_CHARS`): O(1) when it
+    is not padded with whitespace."""
+    return len(raw) > MAX_NUMBER_CHARS and len(raw.strip()) > MAX_NUMBER_CHARS
+
+
 def to_e164(raw: str, region: str) -> str | None:
     """Return the E.164 form of `raw` if an SMS can be delivered to it, else None.
 
     `region` only matters for numbers written without an international prefix. Landlines and
     service numbers are refused here rather than by the operator so that a send fails before it
-    is billed. Any text is accepted: a malformed number is an answer (None), not an error.
+    is billed. Any text is accepted: a malformed number is an answer (None), not an error, and
+    a text longer than any number (`MAX_NUMBER_CHARS`) is None without being parsed or kept.
     """
+    if len(raw) > MAX_NUMBER_CHARS:
+        raw = raw.strip()  # phonenumbers ignores surrounding whitespace: so does the bound
+        if len(raw) > MAX_NUMBER_CHARS:
+            return None
+    return _to_e164(raw, region)
+
+
+# Status queries are polled: a number that was not found, or is not valid, comes back in the
+# next poll, and sends go to the same lists again. The key is at most MAX_NUMBER_CHARS
+# characters and an account's region, so the cache holds at most about 12 MiB, reached when
+# every entry is a 100-character text of 4-byte characters (tests/domain/test_phone.py).
+@lru_cache(maxsize=16384)
+def _to_e164(raw: str, region: str) -> str | None:
     try:
         number = phonenumbers.parse(raw, region)
     except NumberParseException:
@@ -90,6 +119,8 @@ def quick_e164(raw: str, region: str) -> str | None:
     The candidate is not validated: a wrong-but-well-formed number simply finds nothing. None
     means "ask `to_e164`", never "invalid".
     """
+    if len(raw) > MAX_NUMBER_CHARS:  # `to_e164` decides, without copying a hostile text
+        return None
     compact = raw.translate(_SEPARATORS)
     if compact.startswith("+"):
         return _international(compact[1:])
@@ -166,6 +197,9 @@ class _NationalPrefix:
     plausible: re.Pattern[str] | None
 
 
+# This cache, `_international_prefix`'s and `_trunk`'s are keyed by phonenumbers' own calling
+# codes and regions (`quick_e164` passes nothing else), a fixed set of about 250 keys: they
+# cannot grow with input.
 @cache
 def _national_prefix_rule(country_code: str) -> _NationalPrefix | None:
     """Take the rule of the calling code's main region, as phonenumbers does for all regions
@@ -270,13 +304,21 @@ def _general_pattern(metadata: PhoneMetadata | None) -> str | None:
     return metadata.general_desc.national_number_pattern
 
 
-@lru_cache(maxsize=16384)
 def region_of(e164: str) -> str:
     """The region (ISO code) an E.164 number belongs to: what it is priced and shown as.
 
     Most country codes serve one region (+33 is FR alone), which the code itself answers;
-    shared ones (+1, +44, +262) need the number's own metadata, hence the full parse.
+    shared ones (+1, +44, +262) need the number's own metadata, hence the full parse. A text
+    longer than an E.164 number belongs to no region ("") and is not kept.
     """
+    if len(e164) > 1 + _MAX_E164_DIGITS:
+        return ""
+    return _region_of(e164)
+
+
+# Keys are at most 16 characters: 16384 of them hold about 3 MiB.
+@lru_cache(maxsize=16384)
+def _region_of(e164: str) -> str:
     code = _country_code_prefix(e164[1:])
     if code is not None:
         regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[int(code)]
