@@ -226,7 +226,7 @@ LOOKUP = {
     "success": bool, "code": int,
     "lookup": [{
         "request": str, "success": bool, "countryCode": str, "prefixCode": int,
-        "phoneNumber": str, "type": str, "network": str,
+        "phoneNumber": E164, "type": str, "network": str,
         "format": {"e164": E164, "international": str, "national": str, "rfc3966": str},
     }],
 }  # fmt: skip

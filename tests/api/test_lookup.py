@@ -16,7 +16,7 @@ FRENCH_MOBILE = {
     "success": True,
     "countryCode": "FR",
     "prefixCode": 33,
-    "phoneNumber": "612345678",
+    "phoneNumber": "+33612345678",
     "type": "Mobile",
     "network": "SFR",
     "format": {
@@ -124,7 +124,7 @@ def test_a_foreign_number_is_described_in_its_own_country(
     assert (item["countryCode"], item["prefixCode"], item["phoneNumber"]) == (
         "MA",
         212,
-        "612345678",
+        "+212612345678",
     )
     assert item["format"]["e164"] == "+212612345678"
 

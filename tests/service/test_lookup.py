@@ -8,7 +8,7 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from smsrelay.domain.phone import to_e164
+from smsrelay.domain.phone import MAX_NUMBER_CHARS, to_e164
 from smsrelay.domain.problems import Problem, Refused
 from smsrelay.service.lookup import (
     MAX_NUMBERS,
@@ -105,7 +105,7 @@ def test_a_french_mobile_is_described_in_full() -> None:
         success=True,
         country_code="FR",
         prefix_code=33,
-        phone_number="612345678",
+        phone_number="+33612345678",
         type="Mobile",
         network="SFR",
         format=Formats(
@@ -124,7 +124,7 @@ def test_a_national_number_is_read_in_the_account_region() -> None:
 
 def test_an_international_number_keeps_its_own_country() -> None:
     item = found("+212612345678")
-    assert (item.country_code, item.prefix_code, item.phone_number) == ("MA", 212, "612345678")
+    assert (item.country_code, item.prefix_code, item.phone_number) == ("MA", 212, "+212612345678")
     assert item.format.national == "06 12 34 56 78"
 
 
@@ -150,8 +150,14 @@ def test_every_phonenumbers_type_has_a_name() -> None:
     assert set(TYPE_NAMES) == set(PhoneNumberType.values())
 
 
-def test_the_national_significant_number_keeps_a_leading_zero_where_it_belongs() -> None:
-    assert found("+39 06 1234 5678").phone_number == "0612345678"
+def test_the_phone_number_is_e164_like_the_hosted_services_answer() -> None:
+    # v1-api.md §1: numbers are returned in E.164; the hosted service's recorded lookup
+    # answer has "phoneNumber": "+212620123456".
+    assert found("0620123456", region="MA").phone_number == "+212620123456"
+
+
+def test_the_phone_number_keeps_a_leading_zero_where_it_belongs() -> None:
+    assert found("+39 06 1234 5678").phone_number == "+390612345678"
 
 
 def test_a_non_geographic_number_has_the_region_001() -> None:
@@ -162,6 +168,15 @@ def test_a_non_geographic_number_has_the_region_001() -> None:
 @pytest.mark.parametrize("request_", ["hello", "06", "0612345678901234", "", "+999123", "]]>"])
 def test_what_is_not_a_valid_number_fails_with_its_request_verbatim(request_: str) -> None:
     assert read(request_) == Failed(request_, False, NOT_A_PHONE_FR)
+
+
+def test_a_request_longer_than_any_number_fails_unread() -> None:
+    request = "+33612345678" + "0" * MAX_NUMBER_CHARS
+    assert read(request) == Failed(request, False, NOT_A_PHONE_FR)
+
+
+def test_spaces_around_a_number_do_not_make_it_too_long() -> None:
+    assert found(" " * MAX_NUMBER_CHARS + "0612345678").format.e164 == "+33612345678"
 
 
 def test_a_national_number_in_an_unknown_region_fails() -> None:

@@ -19,6 +19,7 @@ from phonenumbers import (
     carrier,
 )
 
+from smsrelay.domain.phone import is_too_long
 from smsrelay.domain.problems import Language, Problem, Refused
 
 MAX_NUMBERS = 500
@@ -134,7 +135,13 @@ async def look_up(requests: list[str], region: str, language: Language) -> list[
 
 
 def describe(request: str, region: str, language: Language) -> Found | Failed:
-    """The item of one request; `region` reads numbers written without a country code."""
+    """The item of one request; `region` reads numbers written without a country code.
+
+    `phoneNumber` is the E.164 form, as in the hosted service's recorded answer
+    (`+212620123456`), the same as `format.e164`.
+    """
+    if is_too_long(request):
+        return Failed(request, False, Problem.NOT_A_PHONE.text(language))
     try:
         number = phonenumbers.parse(request.strip(), region)
     except NumberParseException:
@@ -145,16 +152,17 @@ def describe(request: str, region: str, language: Language) -> Found | Failed:
     country = phonenumbers.region_code_for_number(number)
     if kind == PhoneNumberType.UNKNOWN or country is None or number.country_code is None:
         return Failed(request, False, Problem.NOT_A_PHONE.text(language))
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     return Found(
         request,
         True,
         country,
         number.country_code,
-        phonenumbers.national_significant_number(number),
+        e164,
         TYPE_NAMES[kind],
         _network(number, kind, language),
         Formats(
-            phonenumbers.format_number(number, PhoneNumberFormat.E164),
+            e164,
             phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL),
             phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL),
             phonenumbers.format_number(number, PhoneNumberFormat.RFC3966),
