@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench bench-send bench-e2e clean
+.PHONY: run test test-properties-long lint format bench bench-send bench-e2e clean
 
 $(BIN)/smsrelay: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: set PYTHON=..."; exit 1; }
@@ -24,6 +24,13 @@ lint: $(BIN)/smsrelay
 
 test: lint
 	$(BIN)/pytest
+
+# The bad-input property tests with EXAMPLES examples each and a fresh random seed (make test
+# runs 20, derandomized). A failure prints the @reproduce_failure line that replays it.
+EXAMPLES ?= 500
+PROPERTY_TESTS := tests/api/test_input_properties.py tests/api/test_wire.py tests/domain/test_schedule.py
+test-properties-long: $(BIN)/smsrelay
+	PROPERTY_EXAMPLES=$(EXAMPLES) $(BIN)/pytest -p no:cacheprovider -o timeout=0 $(PROPERTY_TESTS)
 
 bench: $(BIN)/smsrelay
 	$(BIN)/python bench/multi_status.py

@@ -135,3 +135,36 @@ def test_a_date_at_the_ends_of_the_calendar_is_refused_with_its_code(
     # Before today is in the past (49); beyond the coming year is not a date we take (46).
     expected = 46 if date.endswith("9999") else 49
     assert (answer.status_code, answer.json()["code"]) == (400, expected)
+
+
+# --- a phone number longer than any real one (issue 9, item 4) ---------------------------
+
+TOO_LONG = "+33612345678" + "0" * 100
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "code"),
+    [
+        ("/v1/stop-sms/add", {"phoneNumber": TOO_LONG}, 9),
+        ("/v1/message-status", {"phoneNumber": TOO_LONG, "messageId": 1}, 4),
+        ("/v1/send", {"phoneNumbers": TOO_LONG, "message": "Hi"}, 55),
+    ],
+)
+def test_a_number_longer_than_any_real_one_gets_the_fields_code(
+    client: httpx.Client, customer: Customer, path: str, params: dict[str, Any], code: int
+) -> None:
+    answer = client.post(path, json={"apiKey": customer.key, **params})
+    assert (answer.status_code, answer.json()["code"]) == (400, code)
+
+
+def test_a_number_longer_than_any_real_one_is_an_item_in_error(
+    client: httpx.Client, customer: Customer
+) -> None:
+    pairs = [{"phoneNumber": TOO_LONG, "messageId": 1}]
+    status = client.post("/v1/multi-status", json={"apiKey": customer.key, "SMSStatut_List": pairs})
+    items = [{"phoneNumber": TOO_LONG, "message": "Hi"}]
+    bulk = client.post("/v1/bulk-send", json={"apiKey": customer.key, "SMSList": items})
+    lookup = client.post("/v1/lookup", json={"apiKey": customer.key, "phoneNumbers": [TOO_LONG]})
+    assert status.json()["StatutResponse_List"][0]["code"] == 9
+    assert bulk.json()["code"] == 55
+    assert lookup.json()["lookup"][0]["success"] is False
