@@ -45,3 +45,15 @@ def test_the_connection_settings_example_is_read_as_written(tmp_path: Path) -> N
     settings = load_settings(example, environ={})
     assert (settings.header_timeout, settings.body_timeout) == (10.0, 30.0)
     assert (settings.keepalive_timeout, settings.max_connections) == (5, 1000)
+
+
+def test_every_test_docs_reliability_names_exists() -> None:
+    """A promise in docs/reliability.md points at tests that are there to prove it."""
+    rows = [line for line in (DOCS / "reliability.md").read_text().splitlines() if "tests/" in line]
+    assert rows
+    for row in rows:
+        files = [DOCS.parent / path for path in re.findall(r"(tests/[\w/]+\.py)", row)]
+        assert all(path.is_file() for path in files), row
+        sources = "".join(path.read_text() for path in files)
+        for name in re.findall(r"(?<![/\w])(test_\w+)(?![\w.])", row):
+            assert f"def {name}(" in sources, f"{name} is not in {files}"
