@@ -102,6 +102,12 @@ class Sinks:
             stored.set_result(None)
         self.held.clear()
 
+    def fail(self) -> None:
+        """The store refuses what is held (a full disk, say)."""
+        for stored in self.held:
+            stored.set_exception(OSError("disk full"))
+        self.held.clear()
+
 
 async def until_bound(carrier: SmppCarrier, bound: bool = True) -> None:
     async with asyncio.timeout(5):
@@ -671,6 +677,62 @@ def test_an_smsc_that_unbinds_gets_the_receipts_answers_it_is_owed_first() -> No
     stored = run(scenario)
     assert (stored.operator_ref, stored.phone) == ("42", PHONE)
     assert answers == [(DELIVER_SM | RESP, 1), (UNBIND_RESP, 2)]
+
+
+def test_an_smsc_that_unbinds_is_answered_at_once_when_the_receipt_could_not_be_stored(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Read on the wire: a peer that sends a receipt and at once unbinds; storing the
+    receipt fails. The receipt stays unanswered (the SMSC sends it again) and the unbind
+    is answered then, not after the session's whole timeout."""
+    answers: list[tuple[int, int]] = []
+    receipt = ShortMessage(
+        "33611223344", "SMSRELAY", b"id:42 stat:DELIVRD", 1, 1, 5, 0,
+        esm_class=ESM_DELIVERY_RECEIPT,
+    )  # fmt: skip
+
+    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        first = not answers
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                length, command_id, _, sequence = HEADER.unpack(await reader.readexactly(16))
+                await reader.readexactly(length - 16)
+                if command_id in BINDS:
+                    answer = encode_message_id("SMSC")
+                    writer.write(frame(command_id | RESP, ESME_ROK, sequence, answer))
+                    if first:
+                        writer.write(frame(DELIVER_SM, 0, 1, encode_sm(DELIVER_SM, receipt)))
+                        writer.write(frame(UNBIND, 0, 2))
+                elif first and command_id & RESP:
+                    answers.append((command_id, sequence))
+        writer.close()
+
+    sinks = Sinks(hold=True)
+    # Far longer than the test waits for the unbind_resp: only the failure can answer it.
+    owed_for = 60.0
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(peer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        carrier = SmppCarrier(connector(port, submit_timeout=owed_for))
+        try:
+            await carrier.start(sinks.report, sinks.reply, [])
+            await asyncio.wait_for(sinks.receipts.get(), 2)
+            await asyncio.sleep(0.2)  # the unbind has come; the receipt is being stored
+            assert answers == []
+            sinks.fail()
+            async with asyncio.timeout(owed_for / 10):
+                while not answers:
+                    await asyncio.sleep(0.01)
+        finally:
+            await carrier.stop()
+            server.close()
+            await server.wait_closed()
+
+    with caplog.at_level(logging.WARNING):
+        run(scenario)
+    assert answers == [(UNBIND_RESP, 2)]  # no deliver_sm_resp: the SMSC will send it again
+    assert not [r for r in caplog.records if "unanswered" in r.getMessage()]
 
 
 # -- wired into the engine -----------------------------------------------------------------

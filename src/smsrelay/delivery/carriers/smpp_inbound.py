@@ -162,6 +162,11 @@ def _acknowledge(session: Session, sequence: int) -> None:
 
 def _acknowledge_stored(session: Session, sequence: int, stored: asyncio.Future[None]) -> None:
     """Acknowledge once stored; if the session closed meanwhile, `respond` drops it and
-    the SMSC sends the PDU again on the next bind."""
+    the SMSC sends the PDU again on the next bind.
+
+    Not stored: left unanswered for the SMSC to send again, and forgotten by the session,
+    so that a peer's unbind is not kept waiting for an answer that will never come."""
     if not stored.cancelled() and stored.exception() is None:
         _acknowledge(session, sequence)
+    else:
+        session.forget(sequence)
