@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +27,7 @@ from smsrelay.delivery.supervision import (
     death_of,
     start_long_lived,
 )
-from smsrelay.delivery.worker import _serve
+from smsrelay.delivery.worker import DeliveryWorker, _serve, how_it_ended
 from smsrelay.domain.status import FINAL_STATES, State
 from smsrelay.store.base import AwaitingReport, Outbound, Submission
 from tests.delivery.test_engine import states, store_with_message, until_final
@@ -208,3 +210,90 @@ def test_an_smpp_link_task_that_dies_is_heard_of() -> None:
 
     [death] = deaths_while(work)
     assert death.startswith("task smpp-bad died: ")
+
+
+class CarrierThatCannotStart(SimulatorCarrier):
+    """An operator connection refused at start (a bad setting, a network down)."""
+
+    async def start(
+        self, reports: ReportSink, replies: ReplySink, awaiting: Sequence[AwaitingReport]
+    ) -> None:
+        raise ConnectionRefusedError("the operator refused the connection")
+
+
+def test_inline_delivery_tries_again_when_the_new_engine_cannot_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(simulator=FAST, validity=1.0)
+
+    async def run() -> tuple[list[str | None], list[State]]:
+        store, account_id, message_id = await store_with_message(tmp_path / "inline.db")
+        carriers = [DyingCarrier(), CarrierThatCannotStart(FAST), SimulatorCarrier(FAST)]
+        delivery = InlineDelivery(lambda: DeliveryEngine(store, settings, carriers.pop(0)))
+        await delivery.start()
+        seen: list[str | None] = []
+        deadline = time.monotonic() + 15
+        while (carriers or delivery.problem is not None) and time.monotonic() < deadline:
+            if delivery.problem not in seen:
+                seen.append(delivery.problem)
+            await asyncio.sleep(0.01)
+        final = await until_final(store, account_id, message_id)
+        seen.append(delivery.problem)
+        await delivery.stop()
+        await store.close()
+        return seen, final
+
+    with caplog.at_level(logging.CRITICAL, logger="smsrelay.delivery.inline"):
+        seen, final = asyncio.run(run())
+    assert any(p and "operator-link died" in p for p in seen)
+    assert any(p and p.startswith("delivery engine could not start") for p in seen)
+    assert seen[-1] is None
+    assert set(final) <= FINAL_STATES
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (-9, "(pid 7) was killed by SIGKILL"),
+        (-40, "(pid 7) was killed by signal 40"),
+        (70, "(pid 7) stopped: one of its tasks died (see its log)"),
+        (1, "(pid 7) exited with status 1"),
+    ],
+)
+def test_how_a_worker_ended_is_told_in_words(code: int, words: str) -> None:
+    assert how_it_ended(7, code) == words
+
+
+def test_waking_a_worker_that_was_just_killed_never_raises() -> None:
+    """The send that wakes it is stored: nothing may turn it into an error answer."""
+
+    async def run() -> list[str | None]:
+        store, _, _ = await store_with_message(Path(tmpdir) / "w.db")
+        await store.close()
+        worker = DeliveryWorker(Settings(database=f"sqlite:///{tmpdir}/w.db", simulator=FAST))
+        await worker.start()
+        problems = [await until(lambda: worker.problem is None, worker)]
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)
+        time.sleep(0.5)  # the loop does not run: the server has not heard of it yet
+        worker.wake()
+        worker.wake()
+        problems.append(await until(lambda: worker.problem is not None, worker))
+        problems.append(await until(lambda: worker.problem is None, worker))
+        await worker.stop()
+        return problems
+
+    with tempfile.TemporaryDirectory() as tmpdir:
+        problems = asyncio.run(run())
+    assert problems[0] is None
+    assert problems[1] is not None
+    assert "killed by SIGKILL" in problems[1]
+    assert problems[2] is None
+
+
+async def until(condition: Any, worker: DeliveryWorker) -> str | None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, worker.problem
+        await asyncio.sleep(0.01)
+    return worker.problem

@@ -195,9 +195,11 @@ def test_a_killed_delivery_worker_costs_no_send_and_is_replaced(
         )
         for n in range(5)
     ]
+    still_down = health(served)[0]
     assert down[0] == 503
     assert "killed by SIGKILL" in down[1]["reason"]
     assert [(answer.status_code, answer.json()["success"]) for answer in sent] == [(200, True)] * 5
+    assert still_down == 503, "the sends were not made while no worker ran"
     balance = httpx.get(f"{served}/v1/me", params={"apiKey": key}).json()["credits"]["solde"]
     spent = sum(round(answer.json()["cost"] * 1000) for answer in sent)
     assert round(float(balance) * 1000) == 100_000 - spent

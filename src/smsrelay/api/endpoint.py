@@ -40,7 +40,9 @@ class Context:
 
     settings: Settings
     store: Store
-    wake_dispatcher: Callable[[], None]  # a send was accepted: deliver it now
+    # A send was stored: deliver it now. Never raises (the send is answered 200 whatever
+    # the state of delivery: a client must not send it again and pay twice).
+    wake_dispatcher: Callable[[], None]
     rules: SendingRules
 
 

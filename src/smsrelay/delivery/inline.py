@@ -54,9 +54,9 @@ class InlineDelivery:
         self.problem = "delivery engine stopped"
 
     async def _start_engine(self) -> None:
-        engine = self._engines()
-        await engine.start()
-        self._engine = engine
+        # Held before it starts: one that fails half-way is stopped before the next try.
+        self._engine = self._engines()
+        await self._engine.start()
         self._pauses.started()
         self.problem = None
 
@@ -77,9 +77,18 @@ class InlineDelivery:
         self._restarting = loop.create_task(self._restart(pause), name="delivery-restart")
 
     async def _restart(self, pause: float) -> None:
-        engine, self._engine = self._engine, None
-        if engine is not None:
-            await engine.stop()
-        await asyncio.sleep(pause)
-        await self._start_engine()
-        self._restarting = None
+        """Replace the engine, trying again after each failure, until one runs."""
+        while True:
+            engine, self._engine = self._engine, None
+            try:
+                if engine is not None:
+                    await engine.stop()
+                await asyncio.sleep(pause)
+                await self._start_engine()
+            except Exception:
+                pause = self._pauses.after_death()
+                self.problem = f"delivery engine could not start; it tries again in {pause:.1f} s"
+                log.exception("%s", self.problem)
+                continue
+            self._restarting = None
+            return

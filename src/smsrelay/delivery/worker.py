@@ -37,7 +37,7 @@ import uvloop
 from smsrelay.config import Settings
 from smsrelay.delivery.carriers.base import Carrier
 from smsrelay.delivery.engine import DeliveryEngine
-from smsrelay.delivery.supervision import RestartPauses, death_of
+from smsrelay.delivery.supervision import RestartPauses, death_of, start_long_lived
 from smsrelay.store import open_store
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,12 @@ class DeliveryWorker:
         self.problem: str | None = "delivery worker starting"
 
     async def start(self) -> None:
-        self._supervising = asyncio.create_task(self._supervise(), name="delivery-worker")
+        self._supervising = start_long_lived(self._supervise(), "delivery-worker-supervisor")
+
+    @property
+    def pid(self) -> int | None:
+        """The running worker's process id; None between two workers."""
+        return None if self._process is None else self._process.pid
 
     def wake(self) -> None:
         """Tell the dispatcher that sends are waiting; never blocks, never raises.
@@ -91,19 +96,31 @@ class DeliveryWorker:
         self.problem = "delivery worker stopped"
 
     async def _supervise(self) -> None:
+        """Keep a worker running: whatever fails here is logged and tried again later."""
         pauses = RestartPauses()
         while True:
-            status = self._spawn()
-            pauses.started()
             try:
-                await self._until_exit(status)
-            finally:
-                status.close()
-            ending = self._reap()
+                ending = await self._run_one(pauses)
+            except Exception as exc:  # spawning failed: no descriptors or processes left
+                log.exception("delivery worker could not be started or watched")
+                if self._process is not None and self._process.is_alive():
+                    self._process.kill()  # a worker nobody watches must not go on
+                self._reap()
+                ending = f"could not be started or watched ({exc!r})"
             delay = pauses.after_death()
             self.problem = f"delivery worker {ending}; a new one starts in {delay:.1f} s"
             log.error("%s", self.problem)
             await asyncio.sleep(delay)
+
+    async def _run_one(self, pauses: RestartPauses) -> str:
+        """Start a worker and wait for it to end; how it ended, in words."""
+        status = self._spawn()
+        pauses.started()
+        try:
+            await self._until_exit(status)
+        finally:
+            status.close()
+        return self._reap()
 
     def _spawn(self) -> Connection:
         """Start a worker; the end of its status pipe."""
@@ -118,7 +135,12 @@ class DeliveryWorker:
             args=(self._settings, wake_reader, status_writer),
             name="smsrelay-delivery",
         )
-        process.start()
+        try:
+            process.start()
+        except BaseException:
+            for end in (wake_reader, wake_writer, status_reader, status_writer):
+                end.close()
+            raise
         # Only the child holds these now: its exit closes them, whatever ends it.
         wake_reader.close()
         status_writer.close()
@@ -144,7 +166,7 @@ class DeliveryWorker:
                     ended.set_result(None)
             elif _READY in data:
                 self.problem = None
-                log.info("delivery worker running (pid %s)", self._pid())
+                log.info("delivery worker running (pid %s)", self.pid)
 
         loop.add_reader(fd, on_status)
         try:
@@ -159,17 +181,9 @@ class DeliveryWorker:
         if process is None:
             return "is gone"
         process.join()
-        code = process.exitcode
-        pid = process.pid
+        ending = how_it_ended(process.pid, process.exitcode)
         process.close()
-        if code is not None and code < 0:
-            return f"(pid {pid}) was killed by {signal.Signals(-code).name}"
-        if code == EXIT_TASK_DIED:
-            return f"(pid {pid}) stopped: one of its tasks died (see its log)"
-        return f"(pid {pid}) exited with status {code}"
-
-    def _pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
+        return ending
 
     def _close_wake_pipe(self) -> None:
         if self._wake_pipe is not None:
@@ -188,6 +202,19 @@ class DeliveryWorker:
             process.join()
         process.close()
         self._process = None
+
+
+def how_it_ended(pid: int | None, exit_code: int | None) -> str:
+    """A worker's end in words, from its exit code (negative: the signal that killed it)."""
+    if exit_code is not None and exit_code < 0:
+        try:
+            by = signal.Signals(-exit_code).name
+        except ValueError:  # a real-time signal has no name
+            by = f"signal {-exit_code}"
+        return f"(pid {pid}) was killed by {by}"
+    if exit_code == EXIT_TASK_DIED:
+        return f"(pid {pid}) stopped: one of its tasks died (see its log)"
+    return f"(pid {pid}) exited with status {exit_code}"
 
 
 def run_worker(settings: Settings, wake: Connection, status: Connection) -> None:
