@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from smsrelay.config import ConnectorSettings, Settings, SimulatorSettings
-from smsrelay.delivery.carriers.base import ReplySink, ReportSink
+from smsrelay.delivery.carriers.base import Carrier, ReplySink, ReportSink
 from smsrelay.delivery.carriers.simulator import SimulatorCarrier
 from smsrelay.delivery.carriers.smpp import SmppCarrier
 from smsrelay.delivery.engine import DeliveryEngine
@@ -107,33 +107,41 @@ def test_restart_pauses_start_short_double_and_stay_bounded() -> None:
     assert drawn[-1] >= RESTART_MAX / 2
 
 
-def test_inline_delivery_replaces_an_engine_whose_task_died_and_delivers_what_it_left(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def inline_run(path: Path, carriers: list[Carrier]) -> tuple[list[str | None], list[State]]:
+    """Inline delivery of one send, an engine per carrier in turn: every `problem` it showed
+    (each change once) until the last engine ran, and the recipients' final states."""
     settings = Settings(simulator=FAST, validity=1.0)
 
     async def run() -> tuple[list[str | None], list[State]]:
-        store, account_id, message_id = await store_with_message(tmp_path / "inline.db")
-        carriers = [DyingCarrier(), SimulatorCarrier(FAST)]
+        store, account_id, message_id = await store_with_message(path)
         delivery = InlineDelivery(lambda: DeliveryEngine(store, settings, carriers.pop(0)))
         await delivery.start()
-        problems = [delivery.problem]
-        deadline = time.monotonic() + 10
-        while delivery.problem is None and time.monotonic() < deadline:
+        shown = [delivery.problem]
+        deadline = time.monotonic() + 15
+        while (carriers or delivery.problem is not None) and time.monotonic() < deadline:
+            if delivery.problem != shown[-1]:
+                shown.append(delivery.problem)
             await asyncio.sleep(0.01)
-        problems.append(delivery.problem)
         final = await until_final(store, account_id, message_id)
-        problems.append(delivery.problem)
+        if delivery.problem != shown[-1]:
+            shown.append(delivery.problem)
         await delivery.stop()
         await store.close()
-        return problems, final
+        return shown, final
 
+    return asyncio.run(run())
+
+
+def test_inline_delivery_replaces_an_engine_whose_task_died_and_delivers_what_it_left(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.CRITICAL, logger="smsrelay.delivery.inline"):
-        problems, final = asyncio.run(run())
-    assert problems[0] is None
-    assert problems[1] is not None
-    assert "task operator-link died: ConnectionAbortedError" in problems[1]
-    assert problems[2] is None
+        shown, final = inline_run(tmp_path / "inline.db", [DyingCarrier(), SimulatorCarrier(FAST)])
+    assert len(shown) == 3
+    assert shown[0] is None
+    assert shown[1] is not None
+    assert "task operator-link died: ConnectionAbortedError" in shown[1]
+    assert shown[2] is None
     assert set(final) <= FINAL_STATES
     assert any(record.exc_info for record in caplog.records), "logged without its traceback"
 
@@ -224,30 +232,16 @@ class CarrierThatCannotStart(SimulatorCarrier):
 def test_inline_delivery_tries_again_when_the_new_engine_cannot_start(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = Settings(simulator=FAST, validity=1.0)
-
-    async def run() -> tuple[list[str | None], list[State]]:
-        store, account_id, message_id = await store_with_message(tmp_path / "inline.db")
-        carriers = [DyingCarrier(), CarrierThatCannotStart(FAST), SimulatorCarrier(FAST)]
-        delivery = InlineDelivery(lambda: DeliveryEngine(store, settings, carriers.pop(0)))
-        await delivery.start()
-        seen: list[str | None] = []
-        deadline = time.monotonic() + 15
-        while (carriers or delivery.problem is not None) and time.monotonic() < deadline:
-            if delivery.problem not in seen:
-                seen.append(delivery.problem)
-            await asyncio.sleep(0.01)
-        final = await until_final(store, account_id, message_id)
-        seen.append(delivery.problem)
-        await delivery.stop()
-        await store.close()
-        return seen, final
-
+    carriers: list[Carrier] = [
+        DyingCarrier(),
+        CarrierThatCannotStart(FAST),
+        SimulatorCarrier(FAST),
+    ]
     with caplog.at_level(logging.CRITICAL, logger="smsrelay.delivery.inline"):
-        seen, final = asyncio.run(run())
-    assert any(p and "operator-link died" in p for p in seen)
-    assert any(p and p.startswith("delivery engine could not start") for p in seen)
-    assert seen[-1] is None
+        shown, final = inline_run(tmp_path / "inline.db", carriers)
+    assert any(p and "operator-link died" in p for p in shown)
+    assert any(p and p.startswith("delivery engine could not start") for p in shown)
+    assert shown[-1] is None
     assert set(final) <= FINAL_STATES
 
 
