@@ -200,6 +200,25 @@ def test_an_idle_keep_alive_connection_is_closed_after_its_timeout(address: str)
         assert time.monotonic() - started >= DEADLINE * 0.8
 
 
+@pytest.mark.parametrize(
+    ("target", "length", "status"),
+    [("/nowhere", 1, 404), ("/v1/send?_format=yaml", 1, 400), ("/v1/send", 1001, 413)],
+    ids=["unknown route", "bad _format", "declared length too large"],
+)
+@pytest.mark.parametrize("rest_sent", [True, False], ids=["body sent after", "body never sent"])
+def test_a_request_answered_before_its_body_arrived_is_closed_all_the_same(
+    bounded: Settings, target: str, length: int, status: int, rest_sent: bool
+) -> None:
+    head = f"POST {target} HTTP/1.1\r\nHost: smsrelay\r\nContent-Length: {length}\r\n\r\n"
+    small_bodies = msgspec.structs.replace(bounded, max_body_bytes=1000)
+    with guarded_server(small_bodies) as address, connect(address) as sock:
+        sock.sendall(head.encode())
+        assert answer_of(read_answer(sock))[0] == status  # kept alive, the body still owed
+        if rest_sent:
+            sock.sendall(b"x" * length)  # it used to cancel every timeout for good
+        assert read_until_closed(sock) == b""
+
+
 def test_a_kept_alive_connection_sending_only_empty_lines_is_closed_all_the_same(
     address: str,
 ) -> None:

@@ -168,8 +168,11 @@ class GuardedProtocol(HttpToolsProtocol):
     A request only notes when each phase began (two reads of the loop's clock): one
     watchdog timer per connection, re-armed when it fires, compares that with the
     deadline. A timer armed and cancelled per phase would cost ten times as much per
-    request. A deadline counts only time the server was reading: while uvicorn itself
-    paused reading (a body past its buffer, a pipelined request), it starts again.
+    request. The watchdog is armed when the connection opens and stops only when it is
+    lost (or handed to the WebSocket protocol): it never depends on the next phase to
+    arm it again, so no order of events can leave an open connection unwatched. A
+    deadline counts only time the server was reading: while uvicorn itself paused
+    reading (a body past its buffer, a pipelined request), it starts again.
     """
 
     def __init__(
@@ -198,9 +201,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._watchdog = self.loop.call_later(self.guard.watch_interval, self._watch)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
+        self._stop_watching()
         cycle = self.cycle
         if (
             not self._ended
@@ -222,6 +223,7 @@ class GuardedProtocol(HttpToolsProtocol):
             self._end(f"malformed request ({exc})", self.guard.malformed)
         except httptools.HttpParserUpgrade:
             if self._should_upgrade():
+                self._stop_watching()  # the connection is the WebSocket protocol's from here on
                 self.handle_websocket_upgrade()
             else:
                 self._unsupported_upgrade_warning()
@@ -243,8 +245,14 @@ class GuardedProtocol(HttpToolsProtocol):
             self._begin("body")
 
     def on_message_complete(self) -> None:
-        self._phase = None
         super().on_message_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.response_complete:
+            # Answered before its body had all arrived (a 404, a bad _format, a 413 from
+            # the declared length): the body read now was the last the client owed.
+            self._begin("idle")
+        else:
+            self._phase = None
 
     def on_response_complete(self) -> None:
         # uvicorn arms its keep-alive timer here, but cancels it on any bytes, even the
@@ -257,8 +265,6 @@ class GuardedProtocol(HttpToolsProtocol):
     def _begin(self, phase: _Phase) -> None:
         self._phase = phase
         self._since = self.loop.time()
-        if self._watchdog is None:
-            self._watchdog = self.loop.call_later(self.guard.watch_interval, self._watch)
 
     def _limit(self) -> float:
         if self._phase == "body":
@@ -268,18 +274,29 @@ class GuardedProtocol(HttpToolsProtocol):
         return self.guard.header_timeout
 
     def _watch(self) -> None:
-        self._watchdog = None
-        if self._phase is None:
-            return  # the next phase arms it again
-        now = self.loop.time()
-        if self.flow.read_paused:
-            self._since = now
-        left = self._since + self._limit() - now
-        if left > 0:
-            self._watchdog = self.loop.call_later(min(left, self.guard.watch_interval), self._watch)
-        elif self._phase in ("opened", "idle"):
+        """Check the deadline of the phase, if the client has the turn, and sleep again."""
+        delay = self.guard.watch_interval
+        if self._phase is not None:
+            now = self.loop.time()
+            if self.flow.read_paused:
+                self._since = now
+            left = self._since + self._limit() - now
+            if left > 0:
+                delay = min(left, delay)
+            else:
+                self._expire()
+        self._watchdog = self.loop.call_later(delay, self._watch)
+
+    def _stop_watching(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    def _expire(self) -> None:
+        if self._phase in ("opened", "idle"):
             log.debug("%s sent no request within %g s: closed", self._client(), self._limit())
             self._ended = True
+            self._phase = None
             self.transport.close()
         else:
             self._end(f"{self._phase} not received within {self._limit():g} s", self.guard.late)
