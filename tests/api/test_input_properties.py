@@ -11,7 +11,6 @@ many examples run; `make test-properties-long` is the long run.
 from __future__ import annotations
 
 import datetime
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from smsrelay.config import Settings, SimulatorSettings
-from smsrelay.domain.problems import Problem
+from tests.api.helpers import assert_coded
 from tests.api.test_no_server_error import ITEM_FIELDS, VALID
 from tests.conftest import Admin, free_port, start_server
 from tests.properties import PROPERTIES
@@ -41,7 +40,6 @@ CONTENT_TYPES = [
     "text/plain",
     "multipart/form-data; boundary=x",
 ]
-BUSY_TEXTS = {Problem.BUSY.text("fr"), Problem.BUSY.text("en")}
 QUERY_LIMIT = 8000
 """What an HTTP server takes as a request line; longer queries are cut. Past about 80 KB
 uvicorn's parser answers a bare 400 of its own before smsrelay sees the request."""
@@ -69,24 +67,6 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
     with start_server(settings) as server, httpx.Client(base_url=server.base_url) as client:
         yield Shared(client, key)
     admin.close()
-
-
-def assert_coded(answer: httpx.Response) -> None:
-    """A v1 answer: `success` and `code` first, in JSON or XML; a 5xx only for "busy"."""
-    shown = answer.text[:2000]
-    if answer.headers.get("content-type", "").startswith("text/xml"):
-        root = ET.fromstring(answer.content)
-        success, code = (entry.text for entry in root[:2])
-        assert success in ("true", "false"), shown
-        assert (code or "").isdigit(), shown
-        message = root[2].text if len(root) > 2 else None
-    else:
-        body = answer.json()
-        assert isinstance(body["success"], bool), shown
-        assert type(body["code"]) is int, shown
-        code, message = str(body["code"]), body.get("message")
-    if answer.status_code >= 500:
-        assert (answer.status_code, code, message in BUSY_TEXTS) == (503, "500", True), shown
 
 
 # --- values -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.helpers import assert_coded
 from tests.conftest import Customer
 
 IN_A_MONTH = (datetime.date.today() + datetime.timedelta(days=30)).strftime("%d/%m/%Y")
@@ -60,13 +61,6 @@ def cases() -> list[tuple[str, str, Any]]:
                 (path, f"item.{field}", value) for field in item_fields for value in WRONG_VALUES
             )
     return found
-
-
-def assert_coded(answer: httpx.Response) -> None:
-    assert answer.status_code < 500, answer.text
-    body = answer.json()
-    assert isinstance(body["success"], bool)
-    assert isinstance(body["code"], int)
 
 
 def test_wrong_values_in_every_field_get_coded_answers(
