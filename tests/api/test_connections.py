@@ -188,7 +188,10 @@ def test_a_body_sent_in_pieces_within_its_deadline_is_served(
     assert (status, answer["success"], answer["nb_sms"]) == (200, True, 500)
 
 
-def test_an_idle_keep_alive_connection_is_closed_after_its_timeout(address: str) -> None:
+def test_an_idle_keep_alive_connection_is_closed_after_its_timeout(
+    address: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="smsrelay")
     request = b"GET /health HTTP/1.1\r\nHost: smsrelay\r\n\r\n"
     with connect(address) as sock:
         sock.sendall(request)
@@ -198,6 +201,8 @@ def test_an_idle_keep_alive_connection_is_closed_after_its_timeout(address: str)
         started = time.monotonic()
         assert read_until_closed(sock) == b""
         assert time.monotonic() - started >= DEADLINE * 0.8
+    # Closed by the one keep-alive timeout there is, the one that says so.
+    assert "sent no request within 1 s: closed" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -215,8 +215,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         # uvicorn's own, but for a parser error: its answer is text/plain and its warning
-        # says neither who nor what.
-        self._unset_keepalive_if_required()
+        # says neither who nor what; and no keep-alive timer to cancel (on_response_complete).
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -256,8 +255,11 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         # uvicorn arms its keep-alive timer here, but cancels it on any bytes, even the
-        # empty lines the parser skips: one "\r\n" and the connection was never closed.
+        # empty lines the parser skips (one "\r\n" and the connection was never closed),
+        # or the rest of a body answered early. The "idle" phase is the keep-alive timeout,
+        # the only one: uvicorn's is cancelled as soon as armed.
         super().on_response_complete()
+        self._unset_keepalive_if_required()
         answered = self._answering
         if self._phase is None and answered is not None and answered.response_complete:
             self._begin("idle")
@@ -353,7 +355,6 @@ class ServerConfig(uvicorn.Config):
             http=GuardedProtocol,
             log_level=log_level,
             access_log=access_log,
-            timeout_keep_alive=settings.keepalive_timeout,
         )
         self.guard = ConnectionGuard(settings)
 
