@@ -8,6 +8,7 @@ busy machine cannot fail them, and a server without the deadline fails them all 
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import re
@@ -111,6 +112,18 @@ def served(address: str) -> bool:
     """A normal client, on a new connection: is it answered /health ok?"""
     answer = httpx.get(f"http://{address}/health", timeout=PATIENCE)
     return answer.status_code == 200
+
+
+def test_uvicorn_is_the_version_http_server_was_written_against() -> None:
+    """src/smsrelay/api/http_server.py subclasses uvicorn's httptools protocol and uses
+    its private parts, and cli.py uvicorn.config.STARTUP_FAILURE: uvicorn promises none of
+    them, so a new version of uvicorn must be reviewed against them before it is used."""
+    installed = importlib.metadata.version("uvicorn")
+    assert installed == "0.54.0", (
+        f"uvicorn {installed} is installed, not 0.54.0: review src/smsrelay/api/http_server.py "
+        "(the private uvicorn internals its docstring lists) and STARTUP_FAILURE in "
+        "src/smsrelay/cli.py against it, then change the version here"
+    )
 
 
 def test_connections_that_send_nothing_are_closed_without_an_answer(address: str) -> None:

@@ -12,6 +12,11 @@ What a client sees: past the cap, HTTP 503 with the v1 body code 500 ("try again
 or a body that do not arrive in time, HTTP 408 with code 90; an unparsable request
 (a broken chunked body), HTTP 400 with code 90. Each is one line in the log, never a
 traceback. docs/operations.md explains the settings.
+
+It relies on private parts of uvicorn 0.54.0 (`uvicorn._types`, `_start_asgi_task`,
+`cycle`, `pipeline`, `flow.read_paused`, `_unset_keepalive_if_required`, a copy of
+`data_received`): tests/api/test_connections.py fails on any other version of uvicorn, so
+that an upgrade is reviewed here first.
 """
 
 from __future__ import annotations
