@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
-from smsrelay.config import load_settings
+from smsrelay.api.http_server import coded_answer
+from smsrelay.config import Settings, load_settings
+from smsrelay.delivery.worker import DeliveryWorker
+from smsrelay.domain.problems import Problem
 from smsrelay.smsc.settings import load_smsc_settings
 
 DOCS = Path(__file__).parent.parent / "docs"
@@ -45,6 +49,16 @@ def test_the_connection_settings_example_is_read_as_written(tmp_path: Path) -> N
     settings = load_settings(example, environ={})
     assert (settings.header_timeout, settings.body_timeout) == (10.0, 30.0)
     assert (settings.keepalive_timeout, settings.max_connections) == (5, 1000)
+
+
+def test_the_two_health_refusals_in_operations_md_are_what_the_server_answers() -> None:
+    """A load balancer's operator reads there how to tell the connection cap from a missing
+    delivery worker: both bodies must be the ones the server sends."""
+    page = (DOCS / "operations.md").read_text()
+    cap, worker = (json.loads(block) for block in re.findall(r"```json\n(.*?)```", page, re.S))
+    sent = coded_answer(503, Problem.BUSY, Settings().language).partition(b"\r\n\r\n")[2]
+    assert cap == json.loads(sent)
+    assert worker == {"status": "unavailable", "reason": DeliveryWorker(Settings()).problem}
 
 
 def test_every_test_docs_reliability_names_exists() -> None:
