@@ -17,6 +17,7 @@ from smsrelay.domain.report_matching import (
     choose,
     concerns,
     names_handset,
+    numbers_named,
     read_handset,
 )
 from smsrelay.domain.status import AWAITING_REPORT, FINAL_STATES, State
@@ -44,48 +45,73 @@ def sms(
 def test_a_repeated_id_lands_on_the_sms_still_awaiting_its_report() -> None:
     old = sms(state=State.DELIVERED, message_id=1)
     new = sms(message_id=2)
-    assert choose("+33612345678", [old, new], NOBODY) == Matched(new)
-    assert choose("+33612345678", [new, old], NOBODY) == Matched(new)
+    assert choose("+33612345678", [old, new], NOBODY, NOBODY) == Matched(new)
+    assert choose("+33612345678", [new, old], NOBODY, NOBODY) == Matched(new)
 
 
 def test_a_repeated_id_lands_on_the_sms_to_the_handset_it_names() -> None:
     mine, theirs = sms(PHONE, message_id=1), sms(OTHER, message_id=2)
-    assert choose(PHONE, [mine, theirs], NOBODY) == Matched(mine)
-    assert choose(OTHER, [mine, theirs], NOBODY) == Matched(theirs)
+    assert choose(PHONE, [mine, theirs], NOBODY, NOBODY) == Matched(mine)
+    assert choose(OTHER, [mine, theirs], NOBODY, NOBODY) == Matched(theirs)
 
 
 def test_a_report_for_a_handset_no_candidate_has_waits_for_its_submission() -> None:
-    # The id was reused for an SMS to PHONE that is not recorded yet: the SMS to OTHER,
-    # awaiting or final, is not it.
+    # The id was reused for an SMS to PHONE that is not recorded yet (being submitted,
+    # or recorded with the id of another submission): the SMS to OTHER is not it.
     for state in (State.SUBMITTED, State.DELIVERED):
-        assert choose(PHONE, [sms(OTHER, state)], NOBODY) is EARLY
-    assert choose(PHONE, [], NOBODY) is EARLY
-    assert choose(None, [], NOBODY) is EARLY
+        assert choose(PHONE, [sms(OTHER, state)], {PHONE}, NOBODY) is EARLY
+        assert choose("0612345678", [sms(OTHER, state)], NOBODY, {PHONE}) is EARLY
+    assert choose(PHONE, [], NOBODY, NOBODY) is EARLY
+    assert choose(None, [], NOBODY, NOBODY) is EARLY
+
+
+@pytest.mark.parametrize("source", ["36179", "33700000000", "+33700000000", "SMSRELAY"])
+def test_a_receipt_from_no_number_we_send_to_is_matched_on_its_id_alone(source: str) -> None:
+    """Some SMSCs put a short code or our sender where the handset goes: every receipt
+    would wait for a submission that never comes, and every SMS end Not delivered."""
+    handset = read_handset(source, False)
+    old, new = sms(OTHER, State.DELIVERED, message_id=1), sms(PHONE, message_id=2)
+    sending = {PHONE, OTHER}  # to our recipients, never to the source
+    match = choose(handset, [old, new], sending, sending)
+    assert isinstance(match, Matched) and match.candidate == new
+    assert match.on_id_alone == (handset is not None)  # a letter sender names none anyway
+    both = [sms(OTHER, message_id=1), new]
+    assert choose(handset, both, sending, sending) == Ambiguous(tuple(both), handset is not None)
+    assert choose(handset, [old], sending, sending) is LATE
+    assert choose(handset, [], sending, sending) is EARLY  # before its submission is recorded
+
+
+def test_a_handset_may_be_any_number_its_national_form_reads_as() -> None:
+    assert numbers_named("+33612345678", [sms(OTHER)]) == {PHONE}
+    assert numbers_named("0620123456", ["+212612345678", PHONE]) == {
+        "+0620123456", "+212620123456", "+33620123456",
+    }  # fmt: skip
+    assert numbers_named("33612345678", [sms(OTHER)]) == {PHONE}
 
 
 def test_two_sms_awaiting_a_report_are_not_guessed_between() -> None:
     one, two = sms(message_id=1), sms(state=State.ENROUTE, message_id=2)
-    assert choose(PHONE, [one, two], NOBODY) == Ambiguous((one, two))
+    assert choose(PHONE, [one, two], NOBODY, NOBODY) == Ambiguous((one, two))
 
 
 def test_without_a_handset_the_awaiting_sms_is_still_preferred() -> None:
     old, new = sms(OTHER, State.UNDELIVERABLE, message_id=1), sms(PHONE, message_id=2)
-    assert choose(None, [old, new], NOBODY) == Matched(new)
+    assert choose(None, [old, new], NOBODY, NOBODY) == Matched(new)
     both = [sms(OTHER, message_id=1), new]
-    assert choose(None, both, NOBODY) == Ambiguous(tuple(both))
+    assert choose(None, both, NOBODY, NOBODY) == Ambiguous(tuple(both))
 
 
 def test_a_report_about_final_sms_only_is_late() -> None:
     final = [sms(state=State.DELIVERED, message_id=n) for n in (1, 2)]
-    assert choose(PHONE, final, NOBODY) is LATE
-    assert choose(None, final[:1], NOBODY) is LATE
+    assert choose(PHONE, final, NOBODY, NOBODY) is LATE
+    assert choose(None, final[:1], NOBODY, NOBODY) is LATE
 
 
 def test_a_report_about_final_sms_while_one_to_its_handset_is_submitted_is_early() -> None:
     final = [sms(state=State.DELIVERED)]
-    assert choose("33612345678", final, {PHONE}) is EARLY
-    assert choose("33612345678", final, {OTHER}) is LATE
-    assert choose(None, final, {PHONE}) is LATE  # without a handset it cannot be told
+    assert choose("33612345678", final, {PHONE}, NOBODY) is EARLY
+    assert choose("33612345678", final, {OTHER}, NOBODY) is LATE
+    assert choose(None, final, {PHONE}, NOBODY) is LATE  # without a handset it cannot be told
 
 
 def test_a_part_awaits_a_report_only_while_it_and_its_sms_do() -> None:
@@ -96,8 +122,8 @@ def test_a_part_awaits_a_report_only_while_it_and_its_sms_do() -> None:
     assert not failed_sms.awaiting
     assert waiting_part.awaiting
     cases = [delivered_part, failed_sms, waiting_part]
-    assert choose(PHONE, cases, NOBODY) == Matched(waiting_part)
-    assert choose(PHONE, cases[:2], NOBODY) is LATE
+    assert choose(PHONE, cases, NOBODY, NOBODY) == Matched(waiting_part)
+    assert choose(PHONE, cases[:2], NOBODY, NOBODY) is LATE
 
 
 # -- every combination ----------------------------------------------------------------------
@@ -121,28 +147,35 @@ def candidates(draw: st.DrawFn) -> list[Candidate]:
     ]
 
 
-@given(
-    st.sampled_from(HANDSETS),
-    candidates(),
-    st.sets(st.sampled_from([PHONE, OTHER])),
-)
+NUMBERS = st.sets(st.sampled_from([PHONE, OTHER, "+33600000000"]))
+
+
+@given(st.sampled_from(HANDSETS), candidates(), NUMBERS, NUMBERS)
 def test_the_choice_follows_the_rules_whatever_the_candidates(
-    handset: str | None, found: list[Candidate], submitting: set[str]
+    handset: str | None, found: list[Candidate], submitting: set[str], sent_to: set[str]
 ) -> None:
+    match = choose(handset, found, submitting, sent_to)
     named = [c for c in found if handset is None or names_handset(handset, c.phone)]
+    ours = handset is not None and any(
+        names_handset(handset, n) for n in submitting | sent_to
+    )  # the handset is a number we send to
+    on_id_alone = bool(found) and not named and not ours
+    if on_id_alone:
+        named = found
     awaiting = [c for c in named if c.awaiting]
-    match = choose(handset, found, submitting)
-    if len(awaiting) == 1:
-        assert match == Matched(awaiting[0])
+    if not found or (not named and ours):
+        assert match is EARLY
+    elif len(awaiting) == 1:
+        assert match == Matched(awaiting[0], on_id_alone)
     elif awaiting:
-        assert match == Ambiguous(tuple(awaiting))
-    elif not named or (handset is not None and named[0].phone in submitting):
+        assert match == Ambiguous(tuple(awaiting), on_id_alone)
+    elif not on_id_alone and handset is not None and named[0].phone in submitting:
         assert match is EARLY
     else:
         assert match is LATE
     # Whatever the order the store reads them in, the same answer (up to that order).
     for order in itertools.permutations(found):
-        again = choose(handset, list(order), submitting)
+        again = choose(handset, list(order), submitting, sent_to)
         if isinstance(match, Ambiguous):
             assert isinstance(again, Ambiguous)
             assert set(again.candidates) == set(match.candidates)
@@ -207,7 +240,13 @@ def test_any_address_is_a_handset_or_none_and_never_raises(
 
 
 def test_an_early_report_concerns_the_submissions_to_its_handset() -> None:
-    assert concerns(None, [OTHER])
-    assert concerns("0612345678", [OTHER, PHONE])
-    assert not concerns("+33612345678", [OTHER])
-    assert not concerns("+33612345678", [])
+    sending = {PHONE, OTHER}
+    assert concerns(None, [OTHER], sending, sending)
+    assert concerns("0612345678", [OTHER, PHONE], sending, sending)
+    assert not concerns("+33612345678", [OTHER], sending, sending)
+    assert not concerns("+33612345678", [OTHER], NOBODY, {PHONE})
+
+
+def test_an_early_report_from_no_number_we_send_to_concerns_any_submission() -> None:
+    assert concerns("36179", [OTHER], {PHONE}, {OTHER})
+    assert concerns("+33700000000", [OTHER], {PHONE}, {OTHER})

@@ -17,7 +17,7 @@ from smsrelay.domain.status import State
 from smsrelay.store.base import NewMessage, NewRecipient, Receipt, Submission
 from smsrelay.store.migrations import migration_files, split_statements
 from smsrelay.store.sqlite import SQLiteStore
-from smsrelay.store.sqlite_reports import _EARLY, _ONE_PART, _PARTS, _SIBLING_PARTS
+from smsrelay.store.sqlite_reports import _EARLY, _ONE_PART, _PARTS, _SIBLING_PARTS, NUMBERS
 from tests.store.test_sqlite import NOW, VALIDITY, sync
 
 ALICE = "+33611111111"
@@ -44,19 +44,23 @@ def send(store: SQLiteStore, phone: str, parts: int = 1) -> int:
     return message_id
 
 
-def record(store: SQLiteStore, message_id: int, phone: str, *refs: str) -> None:
-    submission = Submission(1, message_id, phone, "smsc", refs or (REF,), State.SUBMITTED)
+def record(
+    store: SQLiteStore, message_id: int, phone: str, *refs: str, carrier: str = "smsc"
+) -> None:
+    submission = Submission(1, message_id, phone, carrier, refs or (REF,), State.SUBMITTED)
     sync(store.record_submissions([submission], NOW, VALIDITY))
 
 
-def sent(store: SQLiteStore, phone: str, *refs: str) -> int:
+def sent(store: SQLiteStore, phone: str, *refs: str, carrier: str = "smsc") -> int:
     message_id = send(store, phone, max(1, len(refs)))
-    record(store, message_id, phone, *refs)
+    record(store, message_id, phone, *refs, carrier=carrier)
     return message_id
 
 
-def report(state: State, handset: str | None, ref: str = REF, at: float = NOW + 1) -> Receipt:
-    return Receipt("smsc", ref, state, at, phone=handset)
+def report(
+    state: State, handset: str | None, ref: str = REF, at: float = NOW + 1, carrier: str = "smsc"
+) -> Receipt:
+    return Receipt(carrier, ref, state, at, phone=handset)
 
 
 def apply(store: SQLiteStore, *receipts: Receipt) -> int:
@@ -213,6 +217,54 @@ def test_early_reports_of_parts_wait_for_their_own_long_sms(store: SQLiteStore) 
     assert state_of(store, alice, ALICE) == "submitted"
 
 
+# -- receipts that do not name the handset ---------------------------------------------------
+
+
+def test_receipts_from_a_short_code_are_matched_on_the_id_alone_and_said_so_once(
+    store: SQLiteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An SMSC that puts a short code where the handset goes: before, every receipt sat in
+    early_receipts until the validity ended, and every SMS ended Not delivered."""
+    carrier = "short-code-smsc"  # warned once per process: a connector of this test's own
+    old = sent(store, ALICE, carrier=carrier)
+    apply(store, report(State.DELIVERED, "36179", carrier=carrier))
+    new = sent(store, BOB, carrier=carrier)  # the same id again
+    with caplog.at_level(logging.WARNING):
+        assert apply(store, report(State.UNDELIVERABLE, "36179", carrier=carrier)) == 1
+        long_sms = sent(store, ALICE, "l1", "l2", carrier=carrier)
+        both = [report(State.DELIVERED, "36179", ref, carrier=carrier) for ref in ("l1", "l2")]
+        assert apply(store, *both) == 1
+    assert state_of(store, old, ALICE) == "delivered"
+    assert state_of(store, new, BOB) == "undeliverable"
+    assert state_of(store, long_sms, ALICE) == "delivered"
+    assert kept(store, "early_receipts") == kept(store, "ambiguous_receipts") == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert all(word in warnings[0] for word in (carrier, "36179", "handset"))
+
+
+def test_an_early_receipt_from_our_sender_is_taken_by_its_submission(store: SQLiteStore) -> None:
+    carrier = "sender-smsc"
+    message_id = send(store, ALICE)
+    # Before the submit_sm_resp is recorded: nothing has the id yet, it waits.
+    assert apply(store, report(State.DELIVERED, "33700000000", carrier=carrier)) == 0
+    assert kept(store, "early_receipts") == [(REF, "33700000000", "delivered")]
+    record(store, message_id, ALICE, carrier=carrier)
+    assert state_of(store, message_id, ALICE) == "delivered"
+    assert kept(store, "early_receipts") == []
+
+
+def test_a_receipt_from_a_number_we_send_to_still_waits_for_its_own_sms(
+    store: SQLiteStore,
+) -> None:
+    """Bob was sent an SMS under another id: a receipt from Bob is Bob's, never Alice's."""
+    alice = sent(store, ALICE)
+    bob = sent(store, BOB, "another")
+    assert apply(store, report(State.DELIVERED, BOB)) == 0
+    assert state_of(store, alice, ALICE) == state_of(store, bob, BOB) == "submitted"
+    assert kept(store, "early_receipts") == [(REF, BOB, "delivered")]
+
+
 # -- what the store reads, and how ------------------------------------------------------------
 
 
@@ -253,6 +305,16 @@ def test_each_lookup_walks_the_batch_and_probes_an_index(
     assert all(step.startswith(("SCAN j", "SEARCH")) for step in plan)
 
 
+def test_the_numbers_a_batch_asks_about_are_probed_on_indexes(store: SQLiteStore) -> None:
+    """Only the batch's numbers are read, each on an index: never every claimed phone."""
+    plan = [row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + NUMBERS, ("[]",))]
+    assert plan[0].startswith("SCAN j")
+    searches = [step for step in plan if step.startswith("SEARCH")]
+    assert any("recipients_queued_by_phone (phone=?)" in step for step in searches)
+    assert any("SEARCH l USING PRIMARY KEY (phone=?)" in step for step in searches)
+    assert not [step for step in plan if step.startswith("SCAN") and not step.startswith("SCAN j")]
+
+
 def test_the_migration_keeps_the_parts_recorded_before_it(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     db = sqlite3.connect(path, isolation_level=None)
@@ -273,7 +335,7 @@ def test_the_migration_keeps_the_parts_recorded_before_it(tmp_path: Path) -> Non
     db.close()
     store = SQLiteStore.open(path)
     try:
-        assert sync(store.migrate()) == ["0007_reused_operator_ids.sql"]
+        assert sync(store.migrate())[0] == "0007_reused_operator_ids.sql"
         row = store._db.execute(
             "SELECT account_id, message_id, phone, part, carrier, operator_ref, state FROM parts"
         ).fetchall()

@@ -9,25 +9,31 @@ it names (an SMPP receipt comes from the recipient: its `source_addr`), preferri
 SMS still awaiting a report. `choose` decides among the SMS recorded with the report's
 id (its candidates):
 
+- none at all: the submission is not recorded yet, the report waits for it (`EARLY`);
 - only the candidates to the report's handset count (all of them when it names none);
-- none: the submission is not recorded yet, the report waits for it (`EARLY`);
+- none is to the handset: if the handset is a number we send to (an SMS to it is being
+  submitted, or one was handed to the operator), the report is about a submission to it
+  not recorded with this id yet (`EARLY`). Otherwise the handset is no recipient at all:
+  some SMSCs put a short code or our sender in a receipt's `source_addr`. Then the
+  report is matched on the id alone, as below among all the candidates, and says so
+  (`on_id_alone`, for the store to warn that the connector's receipts name no handset);
 - exactly one awaits a report: that one (`Matched`);
-- two or more await one: the report is not guessed (`Ambiguous`), it is kept for an
-  operator of the platform to look at and changes no recipient;
+- two or more await one: the report is not guessed (`Ambiguous`), it is kept
+  for an operator of the platform to look at and changes no recipient;
 - every one is final: a late or repeated report, which changes nothing (`LATE`), unless
   an SMS to that handset is being submitted at this moment: then the id is being reused
   for it and the report came before its submission was recorded (`EARLY`). Without a
   handset that cannot be told, and the report is read as late.
 
-The handset is compared leniently (`names_handset`): operators write it in E.164, with
+The handset is compared leniently (`numbers_named`): operators write it in E.164, with
 or without "+", with "00", or nationally, and the national form is read in the region of
-the recipient it is compared with.
+the recipients it is compared with.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Container, Sequence
+from collections.abc import Collection, Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -45,6 +51,7 @@ __all__ = [
     "choose",
     "concerns",
     "names_handset",
+    "numbers_named",
     "read_handset",
 ]
 
@@ -73,6 +80,7 @@ class Candidate:
 @dataclass(frozen=True, slots=True)
 class Matched:
     candidate: Candidate
+    on_id_alone: bool = False  # the report named a handset that is none of our recipients
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,7 @@ class Ambiguous:
     """Two or more SMS awaiting a report fit it: kept, applied to none."""
 
     candidates: tuple[Candidate, ...]
+    on_id_alone: bool = False
 
 
 class Unmatched(enum.Enum):
@@ -93,31 +102,70 @@ Match = Matched | Ambiguous | Unmatched
 
 
 def choose(
-    handset: str | None, candidates: Sequence[Candidate], submitting: Container[str]
+    handset: str | None,
+    candidates: Sequence[Candidate],
+    submitting: Container[str],
+    sent_to: Container[str],
 ) -> Match:
     """The SMS a report with `handset` is about, among those recorded with its id.
 
-    `submitting` holds the numbers an SMS is being submitted to right now (claimed, its
-    submission not yet recorded); it is asked only when every candidate is final.
+    `submitting` holds the numbers (E.164) an SMS is being submitted to right now
+    (claimed, its submission not yet recorded); `sent_to` those an SMS was handed to the
+    operator for. They are asked only about the numbers `handset` may be, and only when
+    no candidate to the handset awaits a report.
     """
-    named = [c for c in candidates if handset is None or names_handset(handset, c.phone)]
+    if not candidates:
+        return EARLY
+    if handset is None:
+        return _among(candidates)
+    numbers = numbers_named(handset, candidates)
+    named = [c for c in candidates if c.phone in numbers]
     if not named:
-        return EARLY
-    awaiting = [c for c in named if c.awaiting]
-    if len(awaiting) == 1:
-        return Matched(awaiting[0])
-    if awaiting:
-        return Ambiguous(tuple(awaiting))
+        if any(n in submitting or n in sent_to for n in numbers):
+            return EARLY
+        return _among(candidates, on_id_alone=True)
+    match = _among(named)
     # Every named candidate has the handset's number, so the first one's is the number.
-    if handset is not None and named[0].phone in submitting:
+    if match is LATE and named[0].phone in submitting:
         return EARLY
-    return LATE
+    return match
 
 
-def concerns(handset: str | None, phones: Collection[str]) -> bool:
+def _among(candidates: Sequence[Candidate], on_id_alone: bool = False) -> Match:
+    """The one awaiting a report, or none."""
+    awaiting = [c for c in candidates if c.awaiting]
+    if not awaiting:
+        return LATE
+    if len(awaiting) == 1:
+        return Matched(awaiting[0], on_id_alone)
+    return Ambiguous(tuple(awaiting), on_id_alone)
+
+
+def numbers_named(handset: str, recipients: Iterable[Candidate | str]) -> frozenset[str]:
+    """The numbers (E.164) `handset` (as `read_handset` gives it) may be, a national form
+    read in the region of each of `recipients` (candidates, or E.164 numbers)."""
+    if handset.startswith("+"):
+        return frozenset((handset,))
+    regions = {region_of(r if isinstance(r, str) else r.phone) for r in recipients}
+    national = {to_e164(handset, region) for region in regions}
+    return frozenset({"+" + handset} | {n for n in national if n is not None})
+
+
+def concerns(
+    handset: str | None,
+    phones: Collection[str],
+    submitting: Container[str],
+    sent_to: Container[str],
+) -> bool:
     """Whether an early report with `handset` may be about a submission to one of `phones`
-    (just recorded with its id): one that names no handset may be about any of them."""
-    return handset is None or any(names_handset(handset, phone) for phone in phones)
+    (just recorded with its id): one that names no handset may be about any of them, and
+    so may one whose handset is no number we send to (`choose` matches it on the id)."""
+    if handset is None:
+        return True
+    numbers = numbers_named(handset, phones)
+    if any(phone in numbers for phone in phones):
+        return True
+    return not any(n in submitting or n in sent_to for n in numbers)
 
 
 def names_handset(handset: str, phone: str) -> bool:

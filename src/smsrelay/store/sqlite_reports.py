@@ -25,6 +25,7 @@ from smsrelay.domain.report_matching import (
     Matched,
     choose,
     concerns,
+    numbers_named,
 )
 from smsrelay.domain.status import AWAITING_REPORT, State, advance, combine, public_change
 from smsrelay.store.base import Receipt
@@ -56,6 +57,16 @@ _EARLY = (
     "SELECT e.id, e.carrier, e.operator_ref, e.state, e.at, e.detail, e.phone"
     " FROM json_each(?1) AS j CROSS JOIN early_receipts AS e"
     " WHERE e.carrier = j.value ->> 0 AND e.operator_ref = j.value ->> 1"
+)
+# Of the numbers a batch's handsets may be: which an SMS is being submitted to (claimed,
+# not recorded yet), and which one was handed to the operator for. INDEXED BY: the
+# planner would otherwise walk every claimed row (recipients_queued) for each number.
+NUMBERS = (
+    "SELECT j.value,"
+    " EXISTS (SELECT 1 FROM recipients AS r INDEXED BY recipients_queued_by_phone"
+    " WHERE r.phone = j.value AND r.state = 'queued'),"
+    " EXISTS (SELECT 1 FROM latest_recipient AS l WHERE l.phone = j.value)"
+    " FROM json_each(?1) AS j"
 )
 _INSERT_EARLY = (
     "INSERT INTO early_receipts (carrier, operator_ref, phone, state, at, detail)"
@@ -123,25 +134,74 @@ def _read_recorded(db: sqlite3.Connection, receipts: Sequence[Receipt]) -> _Reco
     return recorded
 
 
-class _Submitting:
-    """The numbers an SMS is being submitted to (claimed, not yet recorded), read from the
-    store the first time `choose` asks, which it does only for a report on final SMS."""
+class _Numbers:
+    """Which of the numbers a batch's handsets may be an SMS is being submitted to, and
+    which one was handed to the operator for: read the first time `choose` asks, which
+    it does only for a report no SMS to its handset awaits."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, numbers: Iterable[str]) -> None:
         self._db = db
-        self._phones: set[str] | None = None
+        self._numbers = numbers
+        self._read: tuple[set[str], set[str]] | None = None
+        self.submitting = _Asked(self, 0)
+        self.sent_to = _Asked(self, 1)
 
-    def __contains__(self, phone: object) -> bool:
-        if self._phones is None:
-            rows = self._db.execute("SELECT phone FROM recipients WHERE state = 'queued'")
-            self._phones = {row[0] for row in rows}
-        return phone in self._phones
+    def read(self) -> tuple[set[str], set[str]]:
+        if self._read is None:
+            submitting: set[str] = set()
+            sent_to: set[str] = set()
+            params = (encode_json(sorted(set(self._numbers))).decode(),)
+            for number, queued, sent in self._db.execute(NUMBERS, params):
+                if queued:
+                    submitting.add(number)
+                if sent:
+                    sent_to.add(number)
+            self._read = (submitting, sent_to)
+        return self._read
+
+
+class _Asked:
+    """One of `_Numbers`' two sets, as the container `choose` asks."""
+
+    def __init__(self, numbers: _Numbers, which: int) -> None:
+        self._numbers = numbers
+        self._which = which
+
+    def __contains__(self, number: object) -> bool:
+        return number in self._numbers.read()[self._which]
+
+
+# Connectors already warned of in this process: their receipts name no handset.
+_WARNED_NO_HANDSET: set[str] = set()
+
+
+def _warn_no_handset(receipt: Receipt) -> None:
+    """Once per connector: every receipt it sends is matched on its id alone."""
+    if receipt.carrier in _WARNED_NO_HANDSET:
+        return
+    _WARNED_NO_HANDSET.add(receipt.carrier)
+    log.warning(
+        "connector %s: receipt for operator id %s comes from %s, a number no SMS is sent to:"
+        " its receipts do not name the handset, they are matched on the operator id alone"
+        " (warned once per connector)",
+        receipt.carrier,
+        receipt.operator_ref,
+        receipt.phone,
+    )
 
 
 def apply_reports(db: sqlite3.Connection, receipts: Sequence[Receipt], now: float) -> int:
     """Apply a batch of reports; how many recipients changed."""
     recorded = _read_recorded(db, receipts)
-    submitting = _Submitting(db)
+    numbers = _Numbers(
+        db,
+        (
+            number
+            for receipt in receipts
+            if receipt.phone is not None
+            for number in numbers_named(receipt.phone, recorded.candidates(receipt))
+        ),
+    )
     recipient_changes: list[tuple[object, ...]] = []
     part_changes: list[tuple[object, ...]] = []
     events: list[tuple[object, ...]] = []
@@ -149,7 +209,11 @@ def apply_reports(db: sqlite3.Connection, receipts: Sequence[Receipt], now: floa
     ambiguous: list[tuple[Receipt, Ambiguous]] = []
     changed = 0
     for receipt in receipts:
-        match = choose(receipt.phone, recorded.candidates(receipt), submitting)
+        match = choose(
+            receipt.phone, recorded.candidates(receipt), numbers.submitting, numbers.sent_to
+        )
+        if isinstance(match, Matched | Ambiguous) and match.on_id_alone:
+            _warn_no_handset(receipt)
         if isinstance(match, Ambiguous):
             ambiguous.append((receipt, match))
             continue
@@ -231,19 +295,28 @@ def take_early_reports(
 
     `recorded` holds (carrier, operator id, phone) of each part recorded. A report kept
     with a handset is taken only by a submission to that handset (`concerns`): another
-    SMS given the same id by a reusing operator leaves it waiting for its own.
+    SMS given the same id by a reusing operator leaves it waiting for its own. One whose
+    handset is no number we send to (a short code, our sender) is taken by any.
     """
     phones: dict[Ref, set[str]] = {}
     for carrier, ref, phone in recorded:
         phones.setdefault((carrier, ref), set()).add(phone)
     if not phones or db.execute("SELECT 1 FROM early_receipts LIMIT 1").fetchone() is None:
         return []
+    rows = db.execute(_EARLY, (encode_json(list(phones)).decode(),)).fetchall()
+    numbers = _Numbers(
+        db,
+        (
+            number
+            for _, carrier, ref, _, _, _, phone in rows
+            if phone is not None
+            for number in numbers_named(phone, phones[(carrier, ref)])
+        ),
+    )
     taken: list[int] = []
     found: list[Receipt] = []
-    for row_id, carrier, ref, state, at, detail, phone in db.execute(
-        _EARLY, (encode_json(list(phones)).decode(),)
-    ):
-        if concerns(phone, phones[(carrier, ref)]):
+    for row_id, carrier, ref, state, at, detail, phone in rows:
+        if concerns(phone, phones[(carrier, ref)], numbers.submitting, numbers.sent_to):
             taken.append(row_id)
             found.append(Receipt(carrier, ref, State(state), at, detail, phone))
     if taken:
