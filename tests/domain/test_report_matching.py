@@ -73,7 +73,8 @@ def test_a_receipt_from_no_number_we_send_to_is_matched_on_its_id_alone(source: 
     old, new = sms(OTHER, State.DELIVERED, message_id=1), sms(PHONE, message_id=2)
     sending = {PHONE, OTHER}  # to our recipients, never to the source
     match = choose(handset, [old, new], sending, sending)
-    assert isinstance(match, Matched) and match.candidate == new
+    assert isinstance(match, Matched)
+    assert match.candidate == new
     assert match.on_id_alone == (handset is not None)  # a letter sender names none anyway
     both = [sms(OTHER, message_id=1), new]
     assert choose(handset, both, sending, sending) == Ambiguous(tuple(both), handset is not None)
@@ -126,6 +127,19 @@ def test_a_part_awaits_a_report_only_while_it_and_its_sms_do() -> None:
     assert choose(PHONE, cases[:2], NOBODY, NOBODY) is LATE
 
 
+def test_two_parts_of_one_sms_sharing_an_id_take_its_reports_in_turn() -> None:
+    """A counter restarted between two parts of one long SMS: its recipient ends where
+    its reports say, instead of Not delivered at the end of its validity."""
+    first, second = sms(part=1), sms(part=2)
+    assert choose(PHONE, [second, first], NOBODY, NOBODY) == Matched(first)
+    done = sms(state=State.DELIVERED, part=1)
+    assert choose(PHONE, [second, done], NOBODY, NOBODY) == Matched(second)
+    another_sms = sms(part=1, message_id=2)
+    assert choose(PHONE, [first, second, another_sms], NOBODY, NOBODY) == Ambiguous(
+        (first, second, another_sms)
+    )
+
+
 # -- every combination ----------------------------------------------------------------------
 
 STATES = sorted(AWAITING_REPORT | FINAL_STATES)
@@ -134,17 +148,23 @@ HANDSETS = [None, PHONE, "0612345678", "33698765432", "+33600000000"]
 
 @st.composite
 def candidates(draw: st.DrawFn) -> list[Candidate]:
-    count = draw(st.integers(0, 4))
-    return [
-        sms(
-            draw(st.sampled_from([PHONE, OTHER])),
-            draw(st.sampled_from(STATES)),
-            message_id=n,
-            part=draw(st.sampled_from([None, 1, 2])),
-            recipient_state=draw(st.sampled_from(STATES)),
-        )
-        for n in range(count)
-    ]
+    """Up to four SMS with the id; a long one may have several of its parts among them."""
+    found = []
+    for n in range(draw(st.integers(0, 4))):
+        phone = draw(st.sampled_from([PHONE, OTHER]))
+        recipient_state = draw(st.sampled_from(STATES))
+        parts = draw(st.sampled_from([[None], [1], [2], [1, 2], [1, 3]]))
+        found += [
+            sms(
+                phone,
+                draw(st.sampled_from(STATES)),
+                message_id=n,
+                part=part,
+                recipient_state=recipient_state,
+            )
+            for part in parts
+        ]
+    return found[:5]
 
 
 NUMBERS = st.sets(st.sampled_from([PHONE, OTHER, "+33600000000"]))
@@ -167,6 +187,9 @@ def test_the_choice_follows_the_rules_whatever_the_candidates(
         assert match is EARLY
     elif len(awaiting) == 1:
         assert match == Matched(awaiting[0], on_id_alone)
+    elif len({c.message_id for c in awaiting}) == 1 and None not in {c.part for c in awaiting}:
+        first = min(awaiting, key=lambda c: c.part or 0)  # parts of one recipient
+        assert match == Matched(first, on_id_alone)
     elif awaiting:
         assert match == Ambiguous(tuple(awaiting), on_id_alone)
     elif not on_id_alone and handset is not None and named[0].phone in submitting:

@@ -162,6 +162,24 @@ def test_a_part_id_another_sms_has_is_kept_and_reported_on_its_own(store: SQLite
     assert state_of(store, bob, BOB) == "delivered"
 
 
+@pytest.mark.parametrize(
+    ("reports", "public"),
+    [
+        ((State.DELIVERED, State.DELIVERED), "delivered"),
+        ((State.ENROUTE, State.DELIVERED, State.UNDELIVERABLE), "undeliverable"),
+    ],
+)
+def test_two_parts_of_one_sms_with_one_id_take_its_reports_in_turn(
+    store: SQLiteStore, reports: tuple[State, ...], public: str
+) -> None:
+    """A counter restarted between the parts: both are awaiting a report with that id."""
+    alice = sent(store, ALICE, REF, REF)
+    for state in reports:
+        apply(store, report(state, ALICE))
+    assert state_of(store, alice, ALICE) == public
+    assert kept(store, "ambiguous_receipts") == []
+
+
 def test_a_one_part_sms_and_a_part_of_a_long_one_may_share_an_id(store: SQLiteStore) -> None:
     long_sms = sent(store, ALICE, REF, "9")
     short = sent(store, BOB, REF)

@@ -18,7 +18,11 @@ id (its candidates):
   report is matched on the id alone, as below among all the candidates, and says so
   (`on_id_alone`, for the store to warn that the connector's receipts name no handset);
 - exactly one awaits a report: that one (`Matched`);
-- two or more await one: the report is not guessed (`Ambiguous`), it is kept
+- two or more await one, all parts of one recipient's long SMS (the operator gave two
+  parts one id): the first of those parts, by part number (`Matched`). The recipient's
+  next report with that id takes the next part, and the recipient's status is the
+  same whichever part each report lands on, unless the operator repeats a report;
+- two or more await one otherwise: the report is not guessed (`Ambiguous`), it is kept
   for an operator of the platform to look at and changes no recipient;
 - every one is final: a late or repeated report, which changes nothing (`LATE`), unless
   an SMS to that handset is being submitted at this moment: then the id is being reused
@@ -132,12 +136,15 @@ def choose(
 
 
 def _among(candidates: Sequence[Candidate], on_id_alone: bool = False) -> Match:
-    """The one awaiting a report, or none."""
+    """The one awaiting a report, the first awaiting part of one recipient, or none."""
     awaiting = [c for c in candidates if c.awaiting]
     if not awaiting:
         return LATE
     if len(awaiting) == 1:
         return Matched(awaiting[0], on_id_alone)
+    recipients = {(c.account_id, c.message_id, c.phone) for c in awaiting}
+    if len(recipients) == 1 and all(c.part is not None for c in awaiting):
+        return Matched(min(awaiting, key=lambda c: c.part or 0), on_id_alone)
     return Ambiguous(tuple(awaiting), on_id_alone)
 
 
