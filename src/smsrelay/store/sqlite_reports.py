@@ -6,7 +6,8 @@ reads the one-part SMS recorded with its ids, one the parts of long SMS, one the
 parts of those long SMS; the changes go out with `executemany`. Reports for the same SMS
 may share a batch (ENROUTE then DELIVRD, or a duplicate): each is judged against the
 state the previous one left. A state moves only as `domain.status.advance` allows, and
-every change goes into `status_events`.
+every change goes into `status_events`: what each report changes is
+`domain.report_effect.report_effect`'s decision.
 
 These run inside the caller's write transaction: the matcher's, or the dispatcher's when
 it records the submissions that early reports were waiting for.
@@ -18,6 +19,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 
+from smsrelay.domain.report_effect import report_effect
 from smsrelay.domain.report_matching import (
     EARLY,
     Ambiguous,
@@ -27,7 +29,7 @@ from smsrelay.domain.report_matching import (
     concerns,
     numbers_named,
 )
-from smsrelay.domain.status import AWAITING_REPORT, State, advance, combine, public_change
+from smsrelay.domain.status import AWAITING_REPORT, State, public_change
 from smsrelay.store.base import Receipt
 from smsrelay.store.sqlite_connection import INSERT_EVENT, encode_json
 
@@ -223,27 +225,19 @@ def apply_reports(db: sqlite3.Connection, receipts: Sequence[Receipt], now: floa
             continue  # LATE: about an SMS already final, nothing to change
         candidate = match.candidate
         key = (candidate.account_id, candidate.message_id, candidate.phone)
-        if candidate.part is None:
-            new = advance(candidate.state, receipt.state)
-            detail = receipt.detail
-        else:
-            new_part = advance(candidate.state, receipt.state)
-            if new_part is None:
-                continue
-            parts = recorded.parts[key]
-            parts[candidate.part] = new_part
-            part_changes.append((new_part, *key, candidate.part))
-            part_detail = f"part {candidate.part}" + (
-                f": {receipt.detail}" if receipt.detail else ""
-            )
-            events.append((*key, now, new_part, receipt.carrier, part_detail))
-            new = advance(candidate.recipient_state, combine([parts[n] for n in sorted(parts)]))
-            detail = f"{len(parts)} parts"
+        effect = report_effect(
+            candidate, recorded.parts.get(key, {}), receipt.state, receipt.detail
+        )
+        if effect.part is not None and candidate.part is not None:
+            recorded.parts[key][candidate.part] = effect.part
+            part_changes.append((effect.part, *key, candidate.part))
+            events.append((*key, now, effect.part, receipt.carrier, effect.part_detail))
+        new = effect.recipient
         if new is None:
             continue
         recorded.recipients[key] = new
         recipient_changes.append(state_change(key, candidate.recipient_state, new, now))
-        events.append((*key, now, new, receipt.carrier, detail))
+        events.append((*key, now, new, receipt.carrier, effect.detail))
         changed += 1
     db.executemany(_SET_PART, part_changes)
     db.executemany(SET_STATE, recipient_changes)
