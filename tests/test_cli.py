@@ -14,7 +14,7 @@ from smsrelay.cli import app
 from smsrelay.domain.status import State
 from smsrelay.store.sqlite import SQLiteStore
 from tests.conftest import Admin, free_port
-from tests.e2e.test_serve import SMSRELAY
+from tests.serving import SMSRELAY
 from tests.store.test_reused_ids import ALICE, apply, report, sent, sync
 
 runner = CliRunner()

@@ -8,10 +8,6 @@ cache until it restarted, and `/v1/stop-sms/add` did the same.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +17,8 @@ import psutil
 import pytest
 
 from tests.conftest import free_port
+from tests.serving import cli, serve_process
 
-SMSRELAY = str(Path(sys.executable).with_name("smsrelay"))
 HOSTILE_LENGTH = 1_000_000  # a 1 MB "number": under the 1 MiB body limit with its JSON
 GROWTH_LIMIT_MIB = 8
 """What a burst may leave behind (allocator pools; measured: well under 1 MiB). The defect
@@ -30,7 +26,9 @@ this guards against kept more than 1 MiB per request, for good."""
 
 
 @dataclass
-class Served:
+class Server:
+    """`smsrelay serve` with an account's key, and its memory as the kernel counts it."""
+
     base: str
     key: str
     process: psutil.Process
@@ -39,41 +37,15 @@ class Served:
         return float(self.process.memory_info().rss) / 2**20
 
 
-def cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [SMSRELAY, *args], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+def served(tmp_path: Path) -> Iterator[Server]:
     env = os.environ | {
         "SMSRELAY_DATABASE": f"sqlite:///{tmp_path / 'memory.db'}",
         "SMSRELAY_PORT": str(free_port()),
     }
-    cli(env, "migrate")
-    key = cli(env, "key", "create", cli(env, "account", "create", "acme", "--credits", "100"))
-    log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [SMSRELAY, "serve"], env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{env['SMSRELAY_PORT']}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"{base}/health", timeout=1)
-            break
-        except httpx.TransportError:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
-    yield Served(base, key, psutil.Process(process.pid))
-    process.send_signal(signal.SIGINT)
-    assert process.wait(15) == 0, log.read_text()
-    assert "Traceback" not in log.read_text()
+    with serve_process(env, tmp_path / "server.log") as running:
+        key = cli(env, "key", "create", cli(env, "account", "create", "acme", "--credits", "100"))
+        yield Server(running.base, key, psutil.Process(running.process.pid))
 
 
 def hostile_number(n: int) -> str:
@@ -100,7 +72,7 @@ def burst(client: httpx.Client, key: str, start: int, count: int) -> None:
 
 
 def test_a_burst_of_long_numbers_leaves_the_servers_memory_where_it_was(
-    served: Served,
+    served: Server,
 ) -> None:
     with httpx.Client(base_url=served.base, timeout=30) as client:
         burst(client, served.key, 0, 10)  # the first requests build what every request reuses

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import os
 import resource
-import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -17,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.test_serve import SMSRELAY, cli
+from tests.serving import serve_process
 
 DESCRIPTORS = 200  # ulimit -n of the server; it may serve 200 - 64 connections at once
 HOSTILE = 400
@@ -29,44 +27,16 @@ def limit_descriptors() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (DESCRIPTORS, DESCRIPTORS))
 
 
-def healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/health", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`smsrelay serve` with at most DESCRIPTORS descriptors; its address and its log."""
-    port = free_port()
     environment = os.environ | {
         "SMSRELAY_DATABASE": f"sqlite:///{tmp_path / 'e2e.db'}",
-        "SMSRELAY_PORT": str(port),
+        "SMSRELAY_PORT": str(free_port()),
         "SMSRELAY_HEADER_TIMEOUT": str(HEADER_TIMEOUT),
     }
-    cli(environment, "migrate")
-    log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [SMSRELAY, "serve"],
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            preexec_fn=limit_descriptors,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        # Ready means /health 200: it answers 503 too while the delivery worker starts.
-        deadline = time.monotonic() + 20
-        while not healthy(base):
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"the server did not start: {log.read_text()}"
-            time.sleep(0.1)
-        yield base, log
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(15) == 0, log.read_text()
+    with serve_process(environment, tmp_path / "server.log", limit_descriptors) as running:
+        yield running.base, running.log
 
 
 def test_hundreds_of_silent_connections_past_the_descriptor_limit_leave_clients_served(

@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +15,7 @@ import psutil
 import pytest
 
 from tests.conftest import free_port
-
-SMSRELAY = str(Path(sys.executable).with_name("smsrelay"))
-
-
-def cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [SMSRELAY, *args], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+from tests.serving import SMSRELAY, Served, cli, serve_process
 
 
 @pytest.fixture
@@ -41,13 +30,6 @@ def environment(tmp_path: Path) -> dict[str, str]:
     }
 
 
-@dataclass
-class Served:
-    base: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
 @pytest.fixture
 def served(served_process: Served) -> str:
     return served_process.base
@@ -55,26 +37,8 @@ def served(served_process: Served) -> str:
 
 @pytest.fixture
 def served_process(environment: dict[str, str], tmp_path: Path) -> Iterator[Served]:
-    cli(environment, "migrate")
-    log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [SMSRELAY, "serve"], env=environment, stdout=output, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{environment['SMSRELAY_PORT']}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"{base}/health", timeout=1)
-            break
-        except httpx.TransportError:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
-    yield Served(base, process, log)
-    process.send_signal(signal.SIGINT)
-    assert process.wait(15) == 0, log.read_text()
-    assert "Traceback" not in log.read_text()
+    with serve_process(environment, tmp_path / "server.log") as running:
+        yield running
 
 
 def delivery_worker(server_pid: int) -> psutil.Process:

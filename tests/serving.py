@@ -1,0 +1,68 @@
+"""`smsrelay serve` as a user runs it: the installed command, a process of its own, loopback."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+SMSRELAY = str(Path(sys.executable).with_name("smsrelay"))
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    """Run `smsrelay ARGS` and return what it printed; it must succeed."""
+    done = subprocess.run(
+        [SMSRELAY, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@dataclass
+class Served:
+    base: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@contextmanager
+def serve_process(
+    env: dict[str, str], log: Path, preexec_fn: Callable[[], None] | None = None
+) -> Iterator[Served]:
+    """`smsrelay serve` on `env`'s database and port, ready (/health 200: its delivery worker
+    runs); stopped by SIGINT afterwards, which it must survive cleanly, with no traceback."""
+    cli(env, "migrate")
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [SMSRELAY, "serve"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
+        )
+    base = f"http://127.0.0.1:{env['SMSRELAY_PORT']}"
+    try:
+        deadline = time.monotonic() + 20
+        while not healthy(base):
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"the server did not start: {log.read_text()}"
+            time.sleep(0.1)
+        yield Served(base, process, log)
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(15) == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
