@@ -138,6 +138,7 @@ def begin(folder: Path, env: dict[str, str], case: dict[str, Any]) -> Run:
         "submit_id_format": formats["message_id_format"],
         "receipt_id_format": formats["receipt_id_format"],
         "fallback": True,
+        **case.get("connector", {}),
     }
     cli(env, "migrate")
     key = cli(env, "key", "create", cli(env, "account", "create", "acme", "--credits", "10000"))
@@ -218,6 +219,12 @@ CASES: dict[str, dict[str, Any]] = {
     "ids restarted by the SMSC": {"faults": {"restart_ids_every": 97}},
     "ids reused on every connection": {
         "faults": {"ids_per_connection": True, "drop_connection": 0.004}
+    },
+    # An SMSC that swaps a receipt's addresses: it names our short code, not the handset,
+    # and the reports are matched on their ids alone.
+    "receipts from the sender": {
+        "faults": {"receipts_from_sender": True},
+        "connector": {"source": "36180"},
     },
 }
 

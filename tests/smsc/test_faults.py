@@ -25,6 +25,8 @@ from smsrelay.smpp.pdu import (
 from smsrelay.smsc.decisions import read_decisions
 from smsrelay.smsc.settings import SmscSettings
 from tests.smsc.esme import (
+    RECIPIENT,
+    SENDER,
     bound,
     outcomes,
     receipt_fields,
@@ -182,6 +184,18 @@ def test_omitted_tlvs_leave_the_text_alone(smsc: SmscSettings) -> None:
             _, message_id = await esme.submit()
             receipt = await esme.next()
         assert receipt.tlvs == {}
+        assert receipt_fields(receipt)["id"] == message_id
+
+    run(scenario)
+
+
+def test_receipts_from_the_sender_name_no_handset(smsc: SmscSettings) -> None:
+    async def scenario() -> None:
+        async with running(with_faults(smsc, receipts_from_sender=True)) as server:
+            esme = await bound(server)
+            _, message_id = await esme.submit()
+            receipt = await esme.next()
+        assert (receipt.source_addr, receipt.destination_addr) == (SENDER, RECIPIENT)
         assert receipt_fields(receipt)["id"] == message_id
 
     run(scenario)

@@ -84,25 +84,43 @@ class ReceiptWriter:
                 TLV_MESSAGE_STATE: bytes((message_state,)),
             }
         )
-        return self._from_recipient(submit, body.encode("ascii"), ESM_DELIVERY_RECEIPT, tlvs)
+        return self._from_recipient(
+            submit,
+            body.encode("ascii"),
+            ESM_DELIVERY_RECEIPT,
+            tlvs,
+            swapped=self.faults.receipts_from_sender,
+        )
 
     def reply(self, submit: ShortMessage, text: str) -> bytes:
         """A message the recipient of `submit` sends back to its sender (esm_class 0)."""
         return self._from_recipient(submit, text.encode("ascii"), 0, {})
 
     def _from_recipient(
-        self, submit: ShortMessage, text: bytes, esm_class: int, tlvs: dict[int, bytes]
+        self,
+        submit: ShortMessage,
+        text: bytes,
+        esm_class: int,
+        tlvs: dict[int, bytes],
+        swapped: bool = False,
     ) -> bytes:
+        """A deliver_sm from the recipient of `submit` to its sender; `swapped`: addressed
+        as `submit` was instead (the `receipts_from_sender` fault)."""
+        recipient = (submit.destination_addr, submit.dest_addr_ton, submit.dest_addr_npi)
+        sender = (submit.source_addr, submit.source_addr_ton, submit.source_addr_npi)
+        (source, source_ton, source_npi), (to, to_ton, to_npi) = (
+            (sender, recipient) if swapped else (recipient, sender)
+        )
         return encode_sm(
             DELIVER_SM,
             ShortMessage(
-                source_addr=submit.destination_addr,
-                destination_addr=submit.source_addr,
+                source_addr=source,
+                destination_addr=to,
                 short_message=text,
-                source_addr_ton=submit.dest_addr_ton,
-                source_addr_npi=submit.dest_addr_npi,
-                dest_addr_ton=submit.source_addr_ton,
-                dest_addr_npi=submit.source_addr_npi,
+                source_addr_ton=source_ton,
+                source_addr_npi=source_npi,
+                dest_addr_ton=to_ton,
+                dest_addr_npi=to_npi,
                 esm_class=esm_class,
                 tlvs=tlvs,
             ),

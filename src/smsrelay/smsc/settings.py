@@ -43,6 +43,9 @@ class Faults(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     nonstandard_stat: bool = False  # DELIVERED / FAILED instead of DELIVRD / UNDELIV
     lowercase_receipts: bool = False  # "id:… stat:delivrd …"
     omit_tlvs: bool = False  # no receipted_message_id / message_state: the text alone
+    # Receipts come from the SMS's sender, not from its recipient: some SMSCs swap the
+    # two addresses, and a receipt then names no handset.
+    receipts_from_sender: bool = False
     # Message ids repeat, as real operators' do. The counter goes back to its start after
     # this many accepted submit_sm (0: never), as an SMSC that restarts with it does...
     restart_ids_every: Annotated[int, msgspec.Meta(ge=0)] = 0
