@@ -22,7 +22,7 @@ import pytest
 
 from smsrelay.smsc.decisions import DecisionRecord, read_decisions
 from tests.conftest import free_port
-from tests.e2e.test_serve import SMSRELAY, cli
+from tests.serving import SMSRELAY, cli
 
 VALIDITY = 10.0  # seconds: an SMS never reported is Not delivered after this
 SMS_PER_RUN = 600
