@@ -64,5 +64,11 @@ def serve_process(
         yield Served(base, process, log)
     finally:
         process.send_signal(signal.SIGINT)
-        assert process.wait(15) == 0, log.read_text()
+        try:
+            code = process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
+    assert code == 0, log.read_text()
     assert "Traceback" not in log.read_text()

@@ -245,6 +245,25 @@ def test_inline_delivery_tries_again_when_the_new_engine_cannot_start(
     assert set(final) <= FINAL_STATES
 
 
+class CarrierDyingAtOnce(DyingCarrier):
+    """A carrier whose link fails as soon as it starts, every time."""
+
+    async def _break(self) -> None:
+        raise ConnectionResetError("the operator hung up at once")
+
+
+def test_inline_delivery_keeps_replacing_engines_that_die_at_once_until_one_runs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    carriers: list[Carrier] = [CarrierDyingAtOnce(), CarrierDyingAtOnce(), SimulatorCarrier(FAST)]
+    with caplog.at_level(logging.CRITICAL, logger="smsrelay.delivery.inline"):
+        shown, final = inline_run(tmp_path / "inline.db", carriers)
+    deaths = [r for r in caplog.records if "ConnectionResetError" in r.getMessage()]
+    assert len(deaths) == 2
+    assert shown[-1] is None
+    assert set(final) <= FINAL_STATES
+
+
 @pytest.mark.parametrize(
     ("code", "words"),
     [

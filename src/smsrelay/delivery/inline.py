@@ -30,6 +30,12 @@ class InlineDelivery:
         self._engine: DeliveryEngine | None = None
         self._pauses = RestartPauses()
         self._restarting: asyncio.Task[None] | None = None
+        # A death heard while a restart runs: the engine it starts may be the one that
+        # died, so the restart goes round once more.
+        self._died_again = False
+        # Held while an engine starts or stops: a restart never stops an engine that is
+        # still starting (a task may die during the very first start).
+        self._changing = asyncio.Lock()
         self._previous_handler: LoopFaultHandler | None = None
         self.problem: str | None = "delivery engine starting"
 
@@ -37,7 +43,8 @@ class InlineDelivery:
         loop = asyncio.get_running_loop()
         self._previous_handler = loop.get_exception_handler()
         loop.set_exception_handler(self._on_loop_fault)
-        await self._start_engine()
+        async with self._changing:
+            await self._start_engine()
 
     def wake(self) -> None:
         if self._engine is not None:
@@ -70,6 +77,7 @@ class InlineDelivery:
             return
         if self._restarting is not None:
             log.critical("%s while the engine restarts", death, exc_info=context["exception"])
+            self._died_again = True
             return
         pause = self._pauses.after_death()
         self.problem = f"delivery engine stopped: {death}; it starts again in {pause:.1f} s"
@@ -79,16 +87,22 @@ class InlineDelivery:
     async def _restart(self, pause: float) -> None:
         """Replace the engine, trying again after each failure, until one runs."""
         while True:
-            engine, self._engine = self._engine, None
+            self._died_again = False
             try:
-                if engine is not None:
-                    await engine.stop()
-                await asyncio.sleep(pause)
-                await self._start_engine()
+                async with self._changing:
+                    engine, self._engine = self._engine, None
+                    if engine is not None:
+                        await engine.stop()
+                    await asyncio.sleep(pause)
+                    await self._start_engine()
             except Exception:
                 pause = self._pauses.after_death()
                 self.problem = f"delivery engine could not start; it tries again in {pause:.1f} s"
                 log.exception("%s", self.problem)
+                continue
+            if self._died_again:
+                pause = self._pauses.after_death()
+                self.problem = f"delivery engine died as it started; again in {pause:.1f} s"
                 continue
             self._restarting = None
             return

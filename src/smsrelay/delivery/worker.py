@@ -92,7 +92,7 @@ class DeliveryWorker:
             self._supervising.cancel()
             await asyncio.gather(self._supervising, return_exceptions=True)
             self._supervising = None
-        await asyncio.to_thread(self._stop_process)
+        await self._reap()  # its wake pipe closed: the worker's signal to finish
         self.problem = "delivery worker stopped"
 
     async def _supervise(self) -> None:
@@ -105,7 +105,7 @@ class DeliveryWorker:
                 log.exception("delivery worker could not be started or watched")
                 if self._process is not None and self._process.is_alive():
                     self._process.kill()  # a worker nobody watches must not go on
-                self._reap()
+                await self._reap()
                 ending = f"could not be started or watched ({exc!r})"
             delay = pauses.after_death()
             self.problem = f"delivery worker {ending}; a new one starts in {delay:.1f} s"
@@ -120,7 +120,7 @@ class DeliveryWorker:
             await self._until_exit(status)
         finally:
             status.close()
-        return self._reap()
+        return await self._reap()
 
     def _spawn(self) -> Connection:
         """Start a worker; the end of its status pipe."""
@@ -141,12 +141,13 @@ class DeliveryWorker:
             for end in (wake_reader, wake_writer, status_reader, status_writer):
                 end.close()
             raise
-        # Only the child holds these now: its exit closes them, whatever ends it.
+        # Held at once, so that whatever fails from here on can stop it; and only the
+        # child holds these ends now: its exit closes them, whatever ends it.
+        self._process, self._wake_pipe = process, wake_writer
         wake_reader.close()
         status_writer.close()
         os.set_blocking(wake_writer.fileno(), False)
         os.set_blocking(status_reader.fileno(), False)
-        self._process, self._wake_pipe = process, wake_writer
         return status_reader
 
     async def _until_exit(self, status: Connection) -> None:
@@ -174,34 +175,29 @@ class DeliveryWorker:
         finally:
             loop.remove_reader(fd)
 
-    def _reap(self) -> str:
-        """Collect the ended worker; how it ended, in words."""
+    async def _reap(self) -> str:
+        """Close the worker's wake pipe (on the loop, where `wake` writes to it) and collect
+        the worker, killed if it has not ended within STOP_TIMEOUT; how it ended, in words.
+        """
         process, self._process = self._process, None
-        self._close_wake_pipe()
+        if self._wake_pipe is not None:
+            self._wake_pipe.close()
+            self._wake_pipe = None
         if process is None:
             return "is gone"
-        process.join()
+        # In a thread: the status pipe's EOF may come before the child is done exiting.
+        await asyncio.to_thread(_join, process)
         ending = how_it_ended(process.pid, process.exitcode)
         process.close()
         return ending
 
-    def _close_wake_pipe(self) -> None:
-        if self._wake_pipe is not None:
-            self._wake_pipe.close()
-            self._wake_pipe = None
 
-    def _stop_process(self) -> None:
-        process = self._process
-        self._close_wake_pipe()  # EOF: the worker's signal to finish
-        if process is None:
-            return
-        process.join(STOP_TIMEOUT)
-        if process.is_alive():
-            log.warning("delivery worker did not stop in %.0f s; killing it", STOP_TIMEOUT)
-            process.kill()
-            process.join()
-        process.close()
-        self._process = None
+def _join(process: BaseProcess) -> None:
+    process.join(STOP_TIMEOUT)
+    if process.is_alive():
+        log.warning("delivery worker did not stop in %.0f s; killing it", STOP_TIMEOUT)
+        process.kill()
+        process.join()
 
 
 def how_it_ended(pid: int | None, exit_code: int | None) -> str:
