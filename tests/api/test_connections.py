@@ -320,3 +320,96 @@ def test_a_client_leaving_in_the_middle_of_a_chunked_body_is_logged_in_one_line(
     assert served(address)
     assert all(record.exc_info is None for record in caplog.records)
     assert "unexpected fault" not in caplog.text
+
+
+@pytest.fixture
+def uvicorn_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """caplog with uvicorn's own lines too: its logger does not propagate to the root."""
+    caplog.set_level(logging.INFO)
+    uvicorn_logger = logging.getLogger("uvicorn")
+    uvicorn_logger.addHandler(caplog.handler)
+    try:
+        yield caplog
+    finally:
+        uvicorn_logger.removeHandler(caplog.handler)
+
+
+def read_answers(sock: socket.socket, count: int) -> list[bytes]:
+    """The next `count` answers, pipelined ones included, the connection left open."""
+    received = b""
+    answers = []
+    while len(answers) < count:
+        head, separator, rest = received.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length: (\d+)", head)
+        if separator and length is not None and len(rest) >= int(length[1]):
+            answers.append(head + separator + rest[: int(length[1])])
+            received = rest[int(length[1]) :]
+            continue
+        chunk = sock.recv(65536)
+        assert chunk, f"closed after {len(answers)} answers of {count}"
+        received += chunk
+    assert received == b"", "more answers than requests"
+    return answers
+
+
+def upgrade_request(protocol: str, extra: str = "") -> bytes:
+    """A GET /health asking to switch to `protocol`, with what a WebSocket client sends."""
+    return (
+        "GET /health HTTP/1.1\r\nHost: smsrelay\r\nConnection: keep-alive, Upgrade\r\n"
+        f"Upgrade: {protocol}\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        f"{extra}\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize("protocol", ["h2c", "websocket"])
+def test_an_upgrade_request_is_served_as_plain_http_on_a_connection_still_bounded(
+    address: str, uvicorn_log: pytest.LogCaptureFixture, protocol: str
+) -> None:
+    """The v1 API is HTTP/1.1 only: the Upgrade header is ignored (RFC 9110 section 7.8
+    lets a server that keeps its protocol do so). The request is answered as any other,
+    the connection stays HTTP, under its deadlines, and nobody can fill the log with it."""
+    request = upgrade_request(protocol)
+    with connect(address) as sock:
+        for _ in range(25):
+            sock.sendall(request)
+            assert read_answers(sock, 1)[0].startswith(b"HTTP/1.1 200 ")
+        sock.sendall(request * 25)  # pipelined, in one write
+        answers = read_answers(sock, 25)
+        assert all(answer.startswith(b"HTTP/1.1 200 ") for answer in answers)
+        sock.sendall(b"GET /health HTTP/1.1\r\nHo")
+        status, body = answer_of(read_until_closed(sock))
+    assert (status, body["code"]) == (408, 90)
+    assert [r.getMessage() for r in uvicorn_log.records if r.levelno >= logging.WARNING] == []
+    assert "headers not received within 1 s" in uvicorn_log.text
+
+
+def test_an_idle_connection_after_an_upgrade_request_is_closed_after_its_timeout(
+    address: str, uvicorn_log: pytest.LogCaptureFixture
+) -> None:
+    uvicorn_log.set_level(logging.DEBUG, logger="smsrelay")
+    with connect(address) as sock:
+        sock.sendall(upgrade_request("websocket"))
+        assert read_answers(sock, 1)[0].startswith(b"HTTP/1.1 200 ")
+        assert read_until_closed(sock) == b""
+    assert "sent no request within 1 s: closed" in uvicorn_log.text
+    assert [r.getMessage() for r in uvicorn_log.records if r.levelno >= logging.WARNING] == []
+
+
+@pytest.mark.parametrize(
+    "body", ["Content-Length: 5\r\n", "Transfer-Encoding: chunked\r\n"], ids=["length", "chunked"]
+)
+def test_an_upgrade_request_with_a_body_is_answered_code_90_in_one_line(
+    address: str, uvicorn_log: pytest.LogCaptureFixture, body: str
+) -> None:
+    """The HTTP parser skips the body of a request that asks to upgrade, so that body
+    cannot be read, nor the next request found after it: refused, whatever follows."""
+    smuggled = b"GET /health HTTP/1.1\r\nHost: smsrelay\r\n\r\n"
+    with connect(address) as sock:
+        sock.sendall(upgrade_request("h2c", body) + smuggled)
+        status, answer = answer_of(read_until_closed(sock))
+    assert (status, answer["code"]) == (400, 90)
+    lines = [r for r in uvicorn_log.records if "upgrade" in r.getMessage().lower()]
+    assert [r.levelno for r in lines] == [logging.INFO]
+    assert "127.0.0.1:" in lines[0].getMessage()
+    assert [r.getMessage() for r in uvicorn_log.records if r.levelno >= logging.WARNING] == []

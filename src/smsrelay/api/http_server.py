@@ -13,6 +13,11 @@ or a body that do not arrive in time, HTTP 408 with code 90; an unparsable reque
 (a broken chunked body), HTTP 400 with code 90. Each is one line in the log, never a
 traceback. docs/operations.md explains the settings.
 
+The v1 API is HTTP/1.1 and nothing else (`ws="none"`: no WebSocket, which would escape
+every deadline here). A request asking to upgrade (`Connection: upgrade`, `Upgrade: h2c`)
+is served as if it had not asked, as RFC 9110 section 7.8 allows, with no log line: uvicorn
+would warn once per request, so that anyone could fill the log.
+
 It relies on private parts of uvicorn 0.54.0 (`uvicorn._types`, `_start_asgi_task`,
 `cycle`, `pipeline`, `flow.read_paused`, `_unset_keepalive_if_required`, a copy of
 `data_received`): tests/api/test_connections.py fails on any other version of uvicorn, so
@@ -174,10 +179,10 @@ class GuardedProtocol(HttpToolsProtocol):
     watchdog timer per connection, re-armed when it fires, compares that with the
     deadline. A timer armed and cancelled per phase would cost ten times as much per
     request. The watchdog is armed when the connection opens and stops only when it is
-    lost (or handed to the WebSocket protocol): it never depends on the next phase to
-    arm it again, so no order of events can leave an open connection unwatched. A
-    deadline counts only time the server was reading: while uvicorn itself paused
-    reading (a body past its buffer, a pipelined request), it starts again.
+    lost: it never depends on the next phase to arm it again, so no order of events can
+    leave an open connection unwatched. A deadline counts only time the server was
+    reading: while uvicorn itself paused reading (a body past its buffer, a pipelined
+    request), it starts again.
     """
 
     def __init__(
@@ -220,17 +225,23 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         # uvicorn's own, but for a parser error: its answer is text/plain and its warning
-        # says neither who nor what; and no keep-alive timer to cancel (on_response_complete).
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._end(f"malformed request ({exc})", self.guard.malformed)
-        except httptools.HttpParserUpgrade:
-            if self._should_upgrade():
-                self._stop_watching()  # the connection is the WebSocket protocol's from here on
-                self.handle_websocket_upgrade()
-            else:
-                self._unsupported_upgrade_warning()
+        # says neither who nor what; for an upgrade, which it warns of and then drops the
+        # rest of `data`; and no keep-alive timer to cancel (on_response_complete).
+        unread = memoryview(data)
+        while unread:
+            try:
+                self.parser.feed_data(unread)
+                return
+            except httptools.HttpParserError as exc:
+                self._end(f"malformed request ({exc})", self.guard.malformed)
+                return
+            except httptools.HttpParserUpgrade as upgrade:
+                # The parser stopped after a request asking to upgrade (served as a plain
+                # one, having no body) and has already resumed: what follows is the next
+                # request. A loop, not a call per request: `data` may hold thousands.
+                if self._ended:
+                    return
+                unread = unread[upgrade.args[0] :]
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -240,6 +251,12 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._phase = None
+        if self.parser.should_upgrade() and _declares_body(self.headers):
+            # httptools skips the body of a request that asks to upgrade: it could be
+            # neither read nor told from the request after it (which it may smuggle).
+            method = self.parser.get_method().decode("ascii", "replace")
+            self._end(f"{method} asks to upgrade and has a body: refused", self.guard.malformed)
+            return
         super().on_headers_complete()
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
@@ -249,6 +266,8 @@ class GuardedProtocol(HttpToolsProtocol):
             self._begin("body")
 
     def on_message_complete(self) -> None:
+        if self._ended:  # refused at its headers (on_headers_complete): no request to complete
+            return
         super().on_message_complete()
         cycle = self.cycle
         if cycle is not None and cycle.response_complete:
@@ -340,6 +359,14 @@ class GuardedProtocol(HttpToolsProtocol):
         return f"{self._client()} {scope['method']} {scope['path']}"
 
 
+def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's headers (names in lower case) announce a body of any length."""
+    for name, value in headers:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip(b"0")):
+            return True
+    return False
+
+
 class ServerConfig(uvicorn.Config):
     """uvicorn's configuration, with the guard its connections share."""
 
@@ -358,6 +385,7 @@ class ServerConfig(uvicorn.Config):
             port=settings.port,
             loop=loop,
             http=GuardedProtocol,
+            ws="none",
             log_level=log_level,
             access_log=access_log,
         )
