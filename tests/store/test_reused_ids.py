@@ -17,11 +17,19 @@ from smsrelay.domain.status import State
 from smsrelay.store.base import NewMessage, NewRecipient, Receipt, Submission
 from smsrelay.store.migrations import migration_files, split_statements
 from smsrelay.store.sqlite import SQLiteStore
-from smsrelay.store.sqlite_reports import _EARLY, _ONE_PART, _PARTS, _SIBLING_PARTS, NUMBERS
+from smsrelay.store.sqlite_reports import (
+    _EARLY,
+    _ONE_PART,
+    _PARTS,
+    _SIBLING_PARTS,
+    NUMBERS,
+    REGIONS,
+)
 from tests.store.test_sqlite import NOW, VALIDITY, sync
 
 ALICE = "+33611111111"
 BOB = "+33622222222"
+MOROCCAN = "+212620123456"  # "0620123456" nationally, as is the French +33620123456
 REF = "1234"
 
 
@@ -235,6 +243,39 @@ def test_early_reports_of_parts_wait_for_their_own_long_sms(store: SQLiteStore) 
     assert state_of(store, alice, ALICE) == "submitted"
 
 
+def test_a_national_handset_of_another_region_waits_for_its_own_sms(store: SQLiteStore) -> None:
+    """A Moroccan handset written nationally, an id reused for a French SMS: read in
+    France only, "0620123456" was no number we send to, and the report landed on the
+    French SMS on its id alone."""
+    french = sent(store, ALICE)
+    moroccan = send(store, MOROCCAN)  # being submitted: the operator's answer not recorded
+    assert apply(store, report(State.UNDELIVERABLE, "0620123456")) == 0
+    assert kept(store, "early_receipts") == [(REF, "0620123456", "undeliverable")]
+    other = send(store, BOB)
+    record(store, other, BOB)  # the same id again, to a French number: not for it
+    assert kept(store, "early_receipts") == [(REF, "0620123456", "undeliverable")]
+    record(store, moroccan, MOROCCAN)
+    assert state_of(store, moroccan, MOROCCAN) == "undeliverable"
+    assert state_of(store, french, ALICE) == state_of(store, other, BOB) == "submitted"
+    # Once sent to, the number is still ours: a later reuse of the id waits the same way.
+    new = send(store, MOROCCAN)
+    assert apply(store, report(State.DELIVERED, "0620123456")) == 0
+    record(store, new, MOROCCAN)
+    assert state_of(store, new, MOROCCAN) == "delivered"
+
+
+def test_a_national_handset_naming_a_final_sms_waits_for_one_in_another_region(
+    store: SQLiteStore,
+) -> None:
+    french = sent(store, "+33620123456")
+    apply(store, report(State.DELIVERED, "0620123456"))
+    moroccan = send(store, MOROCCAN)
+    assert apply(store, report(State.DELIVERED, "0620123456")) == 0  # not read as late
+    record(store, moroccan, MOROCCAN)
+    assert state_of(store, moroccan, MOROCCAN) == "delivered"
+    assert state_of(store, french, "+33620123456") == "delivered"
+
+
 # -- receipts that do not name the handset ---------------------------------------------------
 
 
@@ -331,6 +372,21 @@ def test_the_numbers_a_batch_asks_about_are_probed_on_indexes(store: SQLiteStore
     assert any("recipients_queued_by_phone (phone=?)" in step for step in searches)
     assert any("SEARCH l USING PRIMARY KEY (phone=?)" in step for step in searches)
     assert not [step for step in plan if step.startswith("SCAN") and not step.startswith("SCAN j")]
+
+
+def test_the_regions_we_send_to_are_read_with_one_probe_per_prefix(store: SQLiteStore) -> None:
+    """A skip scan on indexes: never every number ever sent to, nor every claimed one."""
+    plan = [row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + REGIONS)]
+    tables = [step for step in plan if step.startswith(("SCAN", "SEARCH"))]
+    assert all(step.startswith(("SCAN sent", "SCAN queued", "SEARCH")) for step in tables)
+    assert any("latest_recipient USING PRIMARY KEY" in step for step in plan)
+    assert any("l USING PRIMARY KEY (phone>?)" in step for step in plan)
+    assert any("r USING INDEX recipients_queued_by_phone (phone>?)" in step for step in plan)
+    sent(store, ALICE)
+    sent(store, "+33712345678")
+    send(store, MOROCCAN)
+    send(store, "+14155550100")
+    assert sorted(store._db.execute(REGIONS)) == [("+141",), ("+212",), ("+336",), ("+337",)]
 
 
 def test_the_migration_keeps_the_parts_recorded_before_it(tmp_path: Path) -> None:

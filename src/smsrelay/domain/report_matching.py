@@ -30,8 +30,11 @@ id (its candidates):
   handset that cannot be told, and the report is read as late.
 
 The handset is compared leniently (`numbers_named`): operators write it in E.164, with
-or without "+", with "00", or nationally, and the national form is read in the region of
-the recipients it is compared with.
+or without "+", with "00", or nationally. A national form is first read in the regions of
+the candidates; when that names none of them, or names only final ones, it is read in
+the regions of every number we send to (`Sending.regions`) before it is judged no
+recipient or late: "0620123456" from a Moroccan handset an SMS is being submitted to
+is +212620123456, not a French candidate's number to be matched on the id alone.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection, Container, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
+
+import phonenumbers
 
 from smsrelay.domain.phone import region_of, to_e164
 from smsrelay.domain.status import AWAITING_REPORT, State
@@ -51,12 +56,14 @@ __all__ = [
     "Candidate",
     "Match",
     "Matched",
+    "Sending",
     "Unmatched",
     "choose",
     "concerns",
     "names_handset",
     "numbers_named",
     "read_handset",
+    "regions_of_prefixes",
 ]
 
 # SMPP addresses hold at most 20 characters; anything longer is not a number.
@@ -105,34 +112,67 @@ LATE: Final = Unmatched.LATE
 Match = Matched | Ambiguous | Unmatched
 
 
-def choose(
-    handset: str | None,
-    candidates: Sequence[Candidate],
-    submitting: Container[str],
-    sent_to: Container[str],
-) -> Match:
-    """The SMS a report with `handset` is about, among those recorded with its id.
+class Sending(Protocol):
+    """What the store knows of the numbers we send to. `choose` and `concerns` read it
+    only for a report that no candidate to its handset settles, so a store may read it
+    from the database the first time it is asked."""
 
-    `submitting` holds the numbers (E.164) an SMS is being submitted to right now
-    (claimed, its submission not yet recorded); `sent_to` those an SMS was handed to the
-    operator for. They are asked only about the numbers `handset` may be, and only when
-    no candidate to the handset awaits a report.
-    """
+    @property
+    def regions(self) -> Collection[str]:
+        """The regions of every number an SMS is being submitted to or was handed to the
+        operator for: where a handset written nationally may be read."""
+        ...
+
+    @property
+    def submitting(self) -> Container[str]:
+        """Numbers (E.164) an SMS is being submitted to right now (claimed, its
+        submission not yet recorded)."""
+        ...
+
+    @property
+    def sent_to(self) -> Container[str]:
+        """Numbers (E.164) an SMS was handed to the operator for."""
+        ...
+
+
+def choose(handset: str | None, candidates: Sequence[Candidate], sending: Sending) -> Match:
+    """The SMS a report with `handset` is about, among those recorded with its id."""
     if not candidates:
         return EARLY
     if handset is None:
         return _among(candidates)
-    numbers = numbers_named(handset, candidates)
+    regions = {region_of(c.phone) for c in candidates}
+    numbers = numbers_named(handset, regions)
     named = [c for c in candidates if c.phone in numbers]
     if not named:
-        if any(n in submitting or n in sent_to for n in numbers):
+        if _is_ours(handset, regions, sending):
             return EARLY
         return _among(candidates, on_id_alone=True)
     match = _among(named)
-    # Every named candidate has the handset's number, so the first one's is the number.
-    if match is LATE and named[0].phone in submitting:
+    # A national form may name a final candidate in one region and, in another, a number
+    # an SMS is being submitted to: the report may be that SMS's, and waits for it.
+    if match is LATE and _being_submitted(handset, regions, sending):
         return EARLY
     return match
+
+
+def _all_numbers(handset: str, regions: Collection[str], sending: Sending) -> frozenset[str]:
+    """The numbers `handset` may be, read in `regions` and in those we send to."""
+    if handset.startswith("+"):
+        return frozenset((handset,))
+    return numbers_named(handset, {*regions, *sending.regions})
+
+
+def _is_ours(handset: str, regions: Collection[str], sending: Sending) -> bool:
+    """Whether `handset` may be a number an SMS is being submitted to or was sent to."""
+    return any(
+        n in sending.submitting or n in sending.sent_to
+        for n in _all_numbers(handset, regions, sending)
+    )
+
+
+def _being_submitted(handset: str, regions: Collection[str], sending: Sending) -> bool:
+    return any(n in sending.submitting for n in _all_numbers(handset, regions, sending))
 
 
 def _among(candidates: Sequence[Candidate], on_id_alone: bool = False) -> Match:
@@ -148,31 +188,43 @@ def _among(candidates: Sequence[Candidate], on_id_alone: bool = False) -> Match:
     return Ambiguous(tuple(awaiting), on_id_alone)
 
 
-def numbers_named(handset: str, recipients: Iterable[Candidate | str]) -> frozenset[str]:
-    """The numbers (E.164) `handset` (as `read_handset` gives it) may be, a national form
-    read in the region of each of `recipients` (candidates, or E.164 numbers)."""
+def numbers_named(handset: str, regions: Iterable[str]) -> frozenset[str]:
+    """The numbers (E.164) `handset` (as `read_handset` gives it) may be: itself when it
+    has its "+", else its digits with a "+" and its national form read in each of
+    `regions` ("0612345678", "612345678", "0033612…")."""
     if handset.startswith("+"):
         return frozenset((handset,))
-    regions = {region_of(r if isinstance(r, str) else r.phone) for r in recipients}
     national = {to_e164(handset, region) for region in regions}
     return frozenset({"+" + handset} | {n for n in national if n is not None})
 
 
-def concerns(
-    handset: str | None,
-    phones: Collection[str],
-    submitting: Container[str],
-    sent_to: Container[str],
-) -> bool:
+def regions_of_prefixes(prefixes: Iterable[str]) -> frozenset[str]:
+    """Every region of the calling code each of `prefixes` begins with: the first "+" and
+    three digits of E.164 numbers, which hold any calling code. A code shared by several
+    regions (+1, +44, +61) is not read the same way in each (a local number may take its
+    region's area code), so all of them count."""
+    found: set[str] = set()
+    for prefix in prefixes:
+        digits = prefix.removeprefix("+")
+        for size in range(1, min(len(digits), 3) + 1):
+            regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size]))
+            if regions:
+                found.update(r for r in regions if r != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY)
+                break
+    return frozenset(found)
+
+
+def concerns(handset: str | None, phones: Collection[str], sending: Sending) -> bool:
     """Whether an early report with `handset` may be about a submission to one of `phones`
     (just recorded with its id): one that names no handset may be about any of them, and
     so may one whose handset is no number we send to (`choose` matches it on the id)."""
     if handset is None:
         return True
-    numbers = numbers_named(handset, phones)
+    regions = {region_of(phone) for phone in phones}
+    numbers = numbers_named(handset, regions)
     if any(phone in numbers for phone in phones):
         return True
-    return not any(n in submitting or n in sent_to for n in numbers)
+    return not _is_ours(handset, regions, sending)
 
 
 def names_handset(handset: str, phone: str) -> bool:

@@ -15,10 +15,12 @@ it records the submissions that early reports were waiting for.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 
+from smsrelay.domain.phone import region_of
 from smsrelay.domain.report_effect import report_effect
 from smsrelay.domain.report_matching import (
     EARLY,
@@ -28,6 +30,7 @@ from smsrelay.domain.report_matching import (
     choose,
     concerns,
     numbers_named,
+    regions_of_prefixes,
 )
 from smsrelay.domain.status import AWAITING_REPORT, State, public_change
 from smsrelay.store.base import Receipt
@@ -69,6 +72,24 @@ NUMBERS = (
     " WHERE r.phone = j.value AND r.state = 'queued'),"
     " EXISTS (SELECT 1 FROM latest_recipient AS l WHERE l.phone = j.value)"
     " FROM json_each(?1) AS j"
+)
+# The first "+" and three digits of every number an SMS was handed to the operator for
+# (latest_recipient) or is being submitted to (claimed): they hold every calling code we
+# send to. A skip scan, one index probe per prefix: the next number past "+336:" is the
+# first one after every "+336…" (":" follows "9").
+REGIONS = (
+    "WITH RECURSIVE"
+    " sent(phone) AS (SELECT min(phone) FROM latest_recipient"
+    " UNION ALL SELECT (SELECT min(l.phone) FROM latest_recipient AS l"
+    " WHERE l.phone > substr(sent.phone, 1, 4) || ':') FROM sent WHERE sent.phone IS NOT NULL),"
+    " queued(phone) AS (SELECT min(r.phone) FROM recipients AS r"
+    " INDEXED BY recipients_queued_by_phone WHERE r.state = 'queued'"
+    " UNION ALL SELECT (SELECT min(r.phone) FROM recipients AS r"
+    " INDEXED BY recipients_queued_by_phone"
+    " WHERE r.state = 'queued' AND r.phone > substr(queued.phone, 1, 4) || ':')"
+    " FROM queued WHERE queued.phone IS NOT NULL)"
+    " SELECT substr(phone, 1, 4) FROM sent WHERE phone IS NOT NULL"
+    " UNION SELECT substr(phone, 1, 4) FROM queued WHERE phone IS NOT NULL"
 )
 _INSERT_EARLY = (
     "INSERT INTO early_receipts (carrier, operator_ref, phone, state, at, detail)"
@@ -136,41 +157,44 @@ def _read_recorded(db: sqlite3.Connection, receipts: Sequence[Receipt]) -> _Reco
     return recorded
 
 
-class _Numbers:
-    """Which of the numbers a batch's handsets may be an SMS is being submitted to, and
-    which one was handed to the operator for: read the first time `choose` asks, which
-    it does only for a report no SMS to its handset awaits."""
+class _Sending:
+    """`domain.report_matching.Sending` for one batch, read the first time `choose` or
+    `concerns` asks, which they do only for a report no SMS to its handset settles: the
+    regions of the numbers we send to (`REGIONS`), then, in one statement (`NUMBERS`),
+    which of the numbers the batch's handsets may be in those regions and in the regions
+    of the batch's candidates an SMS is being submitted to, and which one was sent to."""
 
-    def __init__(self, db: sqlite3.Connection, numbers: Iterable[str]) -> None:
+    def __init__(self, db: sqlite3.Connection, handsets: Iterable[str], phones: Iterable[str]):
         self._db = db
-        self._numbers = numbers
-        self._read: tuple[set[str], set[str]] | None = None
-        self.submitting = _Asked(self, 0)
-        self.sent_to = _Asked(self, 1)
+        self._handsets = handsets
+        self._phones = phones  # the batch's candidates: their regions count too
 
-    def read(self) -> tuple[set[str], set[str]]:
-        if self._read is None:
-            submitting: set[str] = set()
-            sent_to: set[str] = set()
-            params = (encode_json(sorted(set(self._numbers))).decode(),)
-            for number, queued, sent in self._db.execute(NUMBERS, params):
-                if queued:
-                    submitting.add(number)
-                if sent:
-                    sent_to.add(number)
-            self._read = (submitting, sent_to)
-        return self._read
+    @functools.cached_property
+    def regions(self) -> frozenset[str]:
+        return regions_of_prefixes(prefix for (prefix,) in self._db.execute(REGIONS))
 
+    @functools.cached_property
+    def _numbers(self) -> tuple[frozenset[str], frozenset[str]]:
+        regions = self.regions | {region_of(phone) for phone in self._phones}
+        asked = {n for handset in self._handsets for n in numbers_named(handset, regions)}
+        submitting: set[str] = set()
+        sent_to: set[str] = set()
+        for number, queued, sent in self._db.execute(
+            NUMBERS, (encode_json(sorted(asked)).decode(),)
+        ):
+            if queued:
+                submitting.add(number)
+            if sent:
+                sent_to.add(number)
+        return frozenset(submitting), frozenset(sent_to)
 
-class _Asked:
-    """One of `_Numbers`' two sets, as the container `choose` asks."""
+    @property
+    def submitting(self) -> frozenset[str]:
+        return self._numbers[0]
 
-    def __init__(self, numbers: _Numbers, which: int) -> None:
-        self._numbers = numbers
-        self._which = which
-
-    def __contains__(self, number: object) -> bool:
-        return number in self._numbers.read()[self._which]
+    @property
+    def sent_to(self) -> frozenset[str]:
+        return self._numbers[1]
 
 
 # Connectors already warned of in this process: their receipts name no handset.
@@ -195,14 +219,8 @@ def _warn_no_handset(receipt: Receipt) -> None:
 def apply_reports(db: sqlite3.Connection, receipts: Sequence[Receipt], now: float) -> int:
     """Apply a batch of reports; how many recipients changed."""
     recorded = _read_recorded(db, receipts)
-    numbers = _Numbers(
-        db,
-        (
-            number
-            for receipt in receipts
-            if receipt.phone is not None
-            for number in numbers_named(receipt.phone, recorded.candidates(receipt))
-        ),
+    sending = _Sending(
+        db, [r.phone for r in receipts if r.phone is not None], [k[2] for k in recorded.recipients]
     )
     recipient_changes: list[tuple[object, ...]] = []
     part_changes: list[tuple[object, ...]] = []
@@ -211,9 +229,7 @@ def apply_reports(db: sqlite3.Connection, receipts: Sequence[Receipt], now: floa
     ambiguous: list[tuple[Receipt, Ambiguous]] = []
     changed = 0
     for receipt in receipts:
-        match = choose(
-            receipt.phone, recorded.candidates(receipt), numbers.submitting, numbers.sent_to
-        )
+        match = choose(receipt.phone, recorded.candidates(receipt), sending)
         if isinstance(match, Matched | Ambiguous) and match.on_id_alone:
             _warn_no_handset(receipt)
         if isinstance(match, Ambiguous):
@@ -298,19 +314,15 @@ def take_early_reports(
     if not phones or db.execute("SELECT 1 FROM early_receipts LIMIT 1").fetchone() is None:
         return []
     rows = db.execute(_EARLY, (encode_json(list(phones)).decode(),)).fetchall()
-    numbers = _Numbers(
+    sending = _Sending(
         db,
-        (
-            number
-            for _, carrier, ref, _, _, _, phone in rows
-            if phone is not None
-            for number in numbers_named(phone, phones[(carrier, ref)])
-        ),
+        [phone for *_, phone in rows if phone is not None],
+        {phone for recorded_phones in phones.values() for phone in recorded_phones},
     )
     taken: list[int] = []
     found: list[Receipt] = []
     for row_id, carrier, ref, state, at, detail, phone in rows:
-        if concerns(phone, phones[(carrier, ref)], numbers.submitting, numbers.sent_to):
+        if concerns(phone, phones[(carrier, ref)], sending):
             taken.append(row_id)
             found.append(Receipt(carrier, ref, State(state), at, detail, phone))
     if taken:
