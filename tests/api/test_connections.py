@@ -286,8 +286,9 @@ CHUNKED_HEAD = (
     [
         (CHUNKED_HEAD + b'5\r\n{"api\r\nnot a chunk size\r\n', "POST /v1/send"),
         (b"POST /v1/send HTTP/1.1\r\nHost smsrelay\r\n\r\n", "127.0.0.1:"),
+        (b"CONNECT smsrelay:443 HTTP/1.1\r\nHost: smsrelay\r\n\r\n", "CONNECT"),
     ],
-    ids=["broken chunk", "header without colon"],
+    ids=["broken chunk", "header without colon", "target that is no URL"],
 )
 def test_an_unreadable_request_is_answered_code_90_and_logged_in_one_line(
     address: str, caplog: pytest.LogCaptureFixture, request_bytes: bytes, named: str

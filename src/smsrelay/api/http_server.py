@@ -233,7 +233,7 @@ class GuardedProtocol(HttpToolsProtocol):
                 self.parser.feed_data(unread)
                 return
             except httptools.HttpParserError as exc:
-                self._end(f"malformed request ({exc})", self.guard.malformed)
+                self._end(f"malformed request ({_fault(exc)})", self.guard.malformed)
                 return
             except httptools.HttpParserUpgrade as upgrade:
                 # The parser stopped after a request asking to upgrade (served as a plain
@@ -353,10 +353,22 @@ class GuardedProtocol(HttpToolsProtocol):
         return f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
 
     def _request(self) -> str:
+        """Who sent the request at fault and, as far as it was read, what it asked."""
         scope = self.scope
         if scope is None or "method" not in scope:
             return self._client()
+        if "path" not in scope:  # its target was no URL (on_headers_complete)
+            return f"{self._client()} {scope['method']}"
         return f"{self._client()} {scope['method']} {scope['path']}"
+
+
+def _fault(exc: httptools.HttpParserError) -> str:
+    """What the parser found wrong, in words of our own when a callback raised: uvicorn's
+    on_headers_complete raises on a target that is no URL (`CONNECT host:443`), whose text
+    would otherwise be the parser's "User callback error" or the client's whole target."""
+    if isinstance(exc.__context__, httptools.HttpParserInvalidURLError):
+        return "request target that is no URL"
+    return str(exc)
 
 
 def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
