@@ -135,6 +135,22 @@ def test_a_report_fitting_two_awaiting_sms_is_kept_and_changes_neither(
     assert shown.candidates == ((1, first, ALICE, None), (1, second, ALICE, None))
 
 
+def test_kept_reports_are_forgotten_with_the_early_ones_after_the_validity(
+    store: SQLiteStore,
+) -> None:
+    """By then the SMS an ambiguous report fitted have ended Not delivered: the table
+    would otherwise grow with every such report for good."""
+    sent(store, ALICE), sent(store, ALICE)
+    apply(store, report(State.DELIVERED, ALICE, at=NOW + 1))  # fits both: kept
+    apply(store, report(State.DELIVERED, BOB, "early", at=NOW + 1))  # no SMS yet: kept
+    apply(store, report(State.DELIVERED, ALICE, at=NOW + 5))
+    assert len(kept(store, "ambiguous_receipts")) == 2
+    assert sync(store.forget_unmatched_receipts(NOW + 1)) == 0
+    assert sync(store.forget_unmatched_receipts(NOW + 2)) == 2
+    assert kept(store, "early_receipts") == []
+    assert [r.at for r in sync(store.ambiguous_reports(10))] == [NOW + 5]
+
+
 def test_two_awaiting_sms_without_a_handset_are_not_guessed_between(store: SQLiteStore) -> None:
     alice, bob = sent(store, ALICE), sent(store, BOB)
     assert apply(store, report(State.DELIVERED, None)) == 0

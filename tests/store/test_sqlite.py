@@ -342,8 +342,8 @@ def test_a_duplicate_account_is_a_store_error(store: SQLiteStore, account_id: in
 
 def test_early_reports_are_forgotten_after_validity(store: SQLiteStore, account_id: int) -> None:
     sync(store.apply_receipts([report("+33699999999", State.DELIVERED, at=NOW)], NOW))
-    assert sync(store.forget_early_receipts(NOW)) == 0
-    assert sync(store.forget_early_receipts(NOW + 1)) == 1
+    assert sync(store.forget_unmatched_receipts(NOW)) == 0
+    assert sync(store.forget_unmatched_receipts(NOW + 1)) == 1
 
 
 # --- STOP list --------------------------------------------------------------------------

@@ -142,7 +142,7 @@ class Dispatcher:
             now = time.time()
             try:
                 expired = await self._store.expire_overdue(now)
-                await self._store.forget_early_receipts(now - self._validity)
+                await self._store.forget_unmatched_receipts(now - self._validity)
             except StoreError as exc:
                 log.warning("expiry sweep failed (%s); trying again", exc)
             except Exception:

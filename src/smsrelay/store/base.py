@@ -326,8 +326,10 @@ class Store(Protocol):
         """Recipients whose report never came in their validity become expired."""
         ...
 
-    async def forget_early_receipts(self, before: float) -> int:
-        """Drop reports kept for a submission that never came: past validity, none will."""
+    async def forget_unmatched_receipts(self, before: float) -> int:
+        """Drop the reports kept unapplied that arrived before `before` (the validity ago):
+        early ones, whose submission will not come now, and ambiguous ones, whose SMS
+        have ended Not delivered by then; how many."""
         ...
 
     async def awaiting_reports(self, carrier: str) -> list[AwaitingReport]: ...

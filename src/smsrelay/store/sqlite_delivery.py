@@ -177,11 +177,18 @@ class DeliveryQueries(SQLiteConnection):
             )
         return len(rows)
 
-    async def forget_early_receipts(self, before: float) -> int:
-        if not self._read("SELECT 1 FROM early_receipts WHERE at < ? LIMIT 1", (before,)):
+    async def forget_unmatched_receipts(self, before: float) -> int:
+        if not self._read(
+            "SELECT 1 FROM early_receipts WHERE at < ?1"
+            " UNION ALL SELECT 1 FROM ambiguous_receipts WHERE at < ?1 LIMIT 1",
+            (before,),
+        ):
             return 0
         async with self._write() as db:
-            return db.execute("DELETE FROM early_receipts WHERE at < ?", (before,)).rowcount
+            forgotten = 0
+            for table in ("early_receipts", "ambiguous_receipts"):
+                forgotten += db.execute(f"DELETE FROM {table} WHERE at < ?", (before,)).rowcount
+            return forgotten
 
     async def awaiting_reports(self, carrier: str) -> list[AwaitingReport]:
         rows = self._read(
