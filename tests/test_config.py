@@ -107,7 +107,7 @@ def test_a_source_ton_outside_smpp_is_refused(tmp_path: Path) -> None:
 def test_connections_are_bounded_by_default() -> None:
     settings = load_settings(environ={})
     assert (settings.header_timeout, settings.body_timeout) == (10.0, 30.0)
-    assert (settings.keepalive_timeout, settings.max_connections) == (5, 1000)
+    assert (settings.keepalive_timeout, settings.max_connections) == (5.0, 1000)
 
 
 def test_connection_bounds_come_from_the_environment() -> None:
@@ -115,12 +115,12 @@ def test_connection_bounds_come_from_the_environment() -> None:
         environ={
             "SMSRELAY_HEADER_TIMEOUT": "2.5",
             "SMSRELAY_BODY_TIMEOUT": "60",
-            "SMSRELAY_KEEPALIVE_TIMEOUT": "2",
+            "SMSRELAY_KEEPALIVE_TIMEOUT": "0.5",
             "SMSRELAY_MAX_CONNECTIONS": "50",
         }
     )
     assert (settings.header_timeout, settings.body_timeout) == (2.5, 60.0)
-    assert (settings.keepalive_timeout, settings.max_connections) == (2, 50)
+    assert (settings.keepalive_timeout, settings.max_connections) == (0.5, 50)
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,7 @@ def test_connection_bounds_come_from_the_environment() -> None:
         ("HEADER_TIMEOUT", "0"),
         ("BODY_TIMEOUT", "-1"),
         ("KEEPALIVE_TIMEOUT", "0"),
-        ("KEEPALIVE_TIMEOUT", "2.5"),
+        ("KEEPALIVE_TIMEOUT", "-0.5"),
         ("MAX_CONNECTIONS", "0"),
     ],
 )

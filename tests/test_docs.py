@@ -48,7 +48,7 @@ def test_the_connection_settings_example_is_read_as_written(tmp_path: Path) -> N
     example.write_text(toml_blocks("operations.md")[0])
     settings = load_settings(example, environ={})
     assert (settings.header_timeout, settings.body_timeout) == (10.0, 30.0)
-    assert (settings.keepalive_timeout, settings.max_connections) == (5, 1000)
+    assert (settings.keepalive_timeout, settings.max_connections) == (5.0, 1000)
 
 
 def test_the_two_health_refusals_in_operations_md_are_what_the_server_answers() -> None:

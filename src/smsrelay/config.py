@@ -112,8 +112,10 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # deadline rather than a rate, so that a body dripped a byte at a time is cut off too;
     # max_body_bytes in 30 s is 35 KB/s, a 500-number send (about 20 KB) needs 1 KB/s.
     body_timeout: Positive = 30.0
-    # How long a connection may wait idle for its next request (whole seconds: uvicorn's).
-    keepalive_timeout: Annotated[int, msgspec.Meta(ge=1)] = 5
+    # ...and `keepalive_timeout` seconds idle, from the end of an answer (or of a body
+    # answered before it all arrived) to its next request: pooled clients reuse a
+    # connection within milliseconds, and an idle one only holds a descriptor.
+    keepalive_timeout: Positive = 5.0
     # Connections open at once, at most; past it a new one is answered 503 (code 500) and
     # closed. Lowered at start-up, with a warning, to what the descriptor limit allows.
     max_connections: Annotated[int, msgspec.Meta(ge=1)] = 1000

@@ -59,7 +59,7 @@ def bounded(settings: Settings) -> Settings:
         settings,
         header_timeout=DEADLINE,
         body_timeout=DEADLINE,
-        keepalive_timeout=int(DEADLINE),
+        keepalive_timeout=DEADLINE,
         max_connections=MAX_CONNECTIONS,
     )
 

@@ -106,7 +106,7 @@ class ConnectionGuard:
     def __init__(self, settings: Settings) -> None:
         self.header_timeout = settings.header_timeout
         self.body_timeout = settings.body_timeout
-        self.keepalive_timeout = float(settings.keepalive_timeout)
+        self.keepalive_timeout = settings.keepalive_timeout
         # The watchdog of a connection never sleeps longer than the shortest deadline, so
         # that a phase that begins while it sleeps is never checked late.
         self.watch_interval = min(self.header_timeout, self.body_timeout, self.keepalive_timeout)
