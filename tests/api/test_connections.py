@@ -223,10 +223,28 @@ def test_an_idle_keep_alive_connection_is_closed_after_its_timeout(
     [("/nowhere", 1, 404), ("/v1/send?_format=yaml", 1, 400), ("/v1/send", 1001, 413)],
     ids=["unknown route", "bad _format", "declared length too large"],
 )
-@pytest.mark.parametrize("rest_sent", [True, False], ids=["body sent after", "body never sent"])
+@pytest.mark.parametrize(
+    ("rest_sent", "closed_by", "not_by"),
+    [
+        (True, "sent no request within 1 s: closed", "body not received"),
+        (False, "body not received within 1 s; connection closed", "sent no request"),
+    ],
+    ids=["body sent after: idle timeout", "body never sent: body timeout"],
+)
 def test_a_request_answered_before_its_body_arrived_is_closed_all_the_same(
-    bounded: Settings, target: str, length: int, status: int, rest_sent: bool
+    bounded: Settings,
+    caplog: pytest.LogCaptureFixture,
+    target: str,
+    length: int,
+    status: int,
+    rest_sent: bool,
+    closed_by: str,
+    not_by: str,
 ) -> None:
+    """Once the body has all arrived the connection is idle, and the keep-alive timeout
+    closes it; while the body is still owed, the body's deadline does, with no 408 (an
+    answer was given). Each case names the deadline that closed it in the log."""
+    caplog.set_level(logging.DEBUG, logger="smsrelay")
     head = f"POST {target} HTTP/1.1\r\nHost: smsrelay\r\nContent-Length: {length}\r\n\r\n"
     small_bodies = msgspec.structs.replace(bounded, max_body_bytes=1000)
     with guarded_server(small_bodies) as address, connect(address) as sock:
@@ -235,6 +253,8 @@ def test_a_request_answered_before_its_body_arrived_is_closed_all_the_same(
         if rest_sent:
             sock.sendall(b"x" * length)  # it used to cancel every timeout for good
         assert read_until_closed(sock) == b""
+    assert closed_by in caplog.text
+    assert not_by not in caplog.text
 
 
 def test_a_kept_alive_connection_sending_only_empty_lines_is_closed_all_the_same(
