@@ -19,7 +19,6 @@ from smsrelay.domain.report_matching import (
     Matched,
     choose,
     concerns,
-    names_handset,
     numbers_named,
     read_handset,
     regions_of_prefixes,
@@ -321,20 +320,21 @@ def test_a_receipts_address_is_read_as_a_handset(
     ["+33612345678", "33612345678", "0612345678", "612345678", "0033612345678"],
 )
 def test_a_handset_names_its_number_in_any_form_an_operator_writes(handset: str) -> None:
-    assert names_handset(handset, PHONE)
+    assert PHONE in numbers_named(handset, ["FR"])
 
 
 @pytest.mark.parametrize(
     "handset", ["+33698765432", "33698765432", "0698765432", "+0033612345678", "12345"]
 )
 def test_a_handset_does_not_name_another_number(handset: str) -> None:
-    assert not names_handset(handset, PHONE)
+    assert PHONE not in numbers_named(handset, ["FR"])
 
 
-def test_a_national_handset_is_read_in_its_recipients_region() -> None:
-    assert names_handset("0620123456", "+212620123456")  # Morocco's national form
-    assert names_handset("0620123456", "+33620123456")  # France's, the same digits
-    assert not names_handset("0620123456", "+212612345678")
+def test_a_national_handset_is_read_in_each_region_given() -> None:
+    assert MOROCCAN in numbers_named("0620123456", ["MA"])  # Morocco's national form
+    assert "+33620123456" in numbers_named("0620123456", ["FR"])  # France's, the same digits
+    assert MOROCCAN not in numbers_named("0620123456", ["FR"])
+    assert "+212612345678" not in numbers_named("0620123456", ["MA", "FR"])
 
 
 @given(st.text(max_size=30), st.booleans())
@@ -344,7 +344,7 @@ def test_any_address_is_a_handset_or_none_and_never_raises(
     handset = read_handset(address, international)
     if handset is not None:
         assert handset.removeprefix("+").isdigit()
-        names_handset(handset, PHONE)
+        assert all(n.startswith("+") for n in numbers_named(handset, ["FR", "MA", "US"]))
 
 
 def test_an_early_report_concerns_the_submissions_to_its_handset() -> None:

@@ -296,15 +296,15 @@ def test_a_national_handset_naming_a_final_sms_waits_for_one_in_another_region(
 
 
 def test_receipts_from_a_short_code_are_matched_on_the_id_alone_and_said_so_once(
-    store: SQLiteStore, caplog: pytest.LogCaptureFixture
+    store: SQLiteStore, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     """An SMSC that puts a short code where the handset goes: before, every receipt sat in
     early_receipts until the validity ended, and every SMS ended Not delivered."""
-    carrier = "short-code-smsc"  # warned once per process: a connector of this test's own
-    old = sent(store, ALICE, carrier=carrier)
-    apply(store, report(State.DELIVERED, "36179", carrier=carrier))
-    new = sent(store, BOB, carrier=carrier)  # the same id again
+    carrier = "short-code-smsc"
     with caplog.at_level(logging.WARNING):
+        old = sent(store, ALICE, carrier=carrier)
+        apply(store, report(State.DELIVERED, "36179", carrier=carrier))
+        new = sent(store, BOB, carrier=carrier)  # the same id again
         assert apply(store, report(State.UNDELIVERABLE, "36179", carrier=carrier)) == 1
         long_sms = sent(store, ALICE, "l1", "l2", carrier=carrier)
         both = [report(State.DELIVERED, "36179", ref, carrier=carrier) for ref in ("l1", "l2")]
@@ -316,6 +316,18 @@ def test_receipts_from_a_short_code_are_matched_on_the_id_alone_and_said_so_once
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert all(word in warnings[0] for word in (carrier, "36179", "handset"))
+    # Said once per store, not once per process: another store (a restarted worker, the
+    # next test) says it again.
+    caplog.clear()
+    again = SQLiteStore.open(tmp_path / "s.db")
+    try:
+        with caplog.at_level(logging.WARNING):
+            sent(again, BOB, "r2", carrier=carrier)
+            assert apply(again, report(State.DELIVERED, "36179", "r2", carrier=carrier)) == 1
+    finally:
+        sync(again.close())
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert carrier in warning
 
 
 def test_an_early_receipt_from_our_sender_is_taken_by_its_submission(store: SQLiteStore) -> None:

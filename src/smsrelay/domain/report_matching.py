@@ -60,7 +60,6 @@ __all__ = [
     "Unmatched",
     "choose",
     "concerns",
-    "names_handset",
     "numbers_named",
     "read_handset",
     "regions_of_prefixes",
@@ -227,21 +226,8 @@ def concerns(handset: str | None, phones: Collection[str], sending: Sending) -> 
     return not _is_ours(handset, regions, sending)
 
 
-def names_handset(handset: str, phone: str) -> bool:
-    """Whether the handset a report names (as `read_handset` gives it) is `phone` (E.164).
-
-    The exact forms first, which is what nearly every report carries; a national form is
-    then read in the region `phone` belongs to ("0612345678", "612345678", "0033612…").
-    """
-    if handset == phone or handset.removeprefix("+") == phone[1:]:
-        return True
-    if handset.startswith("+"):
-        return False
-    return to_e164(handset, region_of(phone)) == phone
-
-
 def read_handset(address: str, international: bool) -> str | None:
-    """The handset an address names, for `names_handset`; None when it names none.
+    """The handset an address names, for `numbers_named`; None when it names none.
 
     Separators and NULs are dropped. An address marked international (TON 1) or written
     with "+" becomes "+" and its digits; any other number stays as its digits, to be read

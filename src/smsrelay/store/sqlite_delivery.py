@@ -8,6 +8,7 @@ release, record, expiry) set the state they mean. Every change goes into
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Sequence
 
@@ -32,6 +33,11 @@ from smsrelay.store.sqlite_reports import (
 
 
 class DeliveryQueries(SQLiteConnection):
+    @functools.cached_property
+    def _warned_no_handset(self) -> set[str]:
+        """The connectors this store has warned of: their receipts name no handset."""
+        return set()
+
     async def claim_due(self, now: float, limit: int) -> list[Outbound]:
         # Most polls find nothing: look first, and take the write lock only to claim.
         if not self._read("SELECT 1 FROM recipients WHERE due_at <= ? LIMIT 1", (now,)):
@@ -148,12 +154,12 @@ class DeliveryQueries(SQLiteConnection):
             recorded = [(s.carrier, ref, s.phone) for s in done for ref in s.operator_refs]
             early = take_early_reports(db, recorded)
             if early:
-                apply_reports(db, early, now)
+                apply_reports(db, early, now, self._warned_no_handset)
             return self._claim(db, now, claim) if claim else []
 
     async def apply_receipts(self, receipts: Sequence[Receipt], now: float) -> int:
         async with self._write() as db:
-            return apply_reports(db, receipts, now)
+            return apply_reports(db, receipts, now, self._warned_no_handset)
 
     async def expire_overdue(self, now: float) -> int:
         if not self._read("SELECT 1 FROM recipients WHERE report_until <= ? LIMIT 1", (now,)):

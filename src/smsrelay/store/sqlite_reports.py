@@ -197,15 +197,12 @@ class _Sending:
         return self._numbers[1]
 
 
-# Connectors already warned of in this process: their receipts name no handset.
-_WARNED_NO_HANDSET: set[str] = set()
-
-
-def _warn_no_handset(receipt: Receipt) -> None:
-    """Once per connector: every receipt it sends is matched on its id alone."""
-    if receipt.carrier in _WARNED_NO_HANDSET:
+def _warn_no_handset(receipt: Receipt, warned: set[str]) -> None:
+    """Once per connector in `warned` (the store's): every receipt it sends is matched on
+    its id alone."""
+    if receipt.carrier in warned:
         return
-    _WARNED_NO_HANDSET.add(receipt.carrier)
+    warned.add(receipt.carrier)
     log.warning(
         "connector %s: receipt for operator id %s comes from %s, a number no SMS is sent to:"
         " its receipts do not name the handset, they are matched on the operator id alone"
@@ -216,8 +213,11 @@ def _warn_no_handset(receipt: Receipt) -> None:
     )
 
 
-def apply_reports(db: sqlite3.Connection, receipts: Sequence[Receipt], now: float) -> int:
-    """Apply a batch of reports; how many recipients changed."""
+def apply_reports(
+    db: sqlite3.Connection, receipts: Sequence[Receipt], now: float, warned: set[str]
+) -> int:
+    """Apply a batch of reports; how many recipients changed. `warned` holds the
+    connectors already said to send receipts that name no handset, and gains the new."""
     recorded = _read_recorded(db, receipts)
     sending = _Sending(
         db, [r.phone for r in receipts if r.phone is not None], [k[2] for k in recorded.recipients]
@@ -231,7 +231,7 @@ def apply_reports(db: sqlite3.Connection, receipts: Sequence[Receipt], now: floa
     for receipt in receipts:
         match = choose(receipt.phone, recorded.candidates(receipt), sending)
         if isinstance(match, Matched | Ambiguous) and match.on_id_alone:
-            _warn_no_handset(receipt)
+            _warn_no_handset(receipt, warned)
         if isinstance(match, Ambiguous):
             ambiguous.append((receipt, match))
             continue
