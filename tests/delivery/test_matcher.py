@@ -92,3 +92,62 @@ def test_a_report_that_arrives_while_replies_are_written_is_stored_without_anoth
         return stored.done()
 
     assert asyncio.run(scenario())
+
+
+def early_count(path: Path) -> int:
+    """Copies of REPORT applied: it names no SMS, so each waits in early_receipts."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return int(db.execute("SELECT count(*) FROM early_receipts").fetchone()[0])
+
+
+def test_a_withdrawn_report_still_queued_is_never_applied(tmp_path: Path) -> None:
+    """A carrier whose operator will send the report again withdraws it: applied from
+    that second copy only, never twice."""
+    path = tmp_path / "m.db"
+
+    async def scenario() -> None:
+        matcher = ReceiptMatcher(await open_store(path))
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        stored = matcher.receive(REPORT)
+        await matcher.flush()  # refused: it stays queued
+        assert stored.cancel()
+        holder.execute("ROLLBACK")
+        holder.close()
+        await matcher.flush()
+        assert stored.cancelled()
+
+    asyncio.run(scenario())
+    assert early_count(path) == 0
+
+
+def test_a_report_being_written_is_withdrawn_only_if_the_write_is_refused(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "m.db"
+
+    async def withdrawn_while_written(refused: bool) -> bool:
+        store = SQLiteStore.open(path, busy_timeout=0.3 if refused else 10)
+        await store.migrate()
+        matcher = ReceiptMatcher(store)
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        stored = matcher.receive(REPORT)
+        flushing = asyncio.create_task(matcher.flush())
+        await asyncio.sleep(0.1)  # the write waits for the lock
+        assert not stored.cancel()  # it may yet be committed: not withdrawn
+        assert not stored.done()
+        if not refused:
+            holder.execute("ROLLBACK")
+        await flushing
+        if holder.in_transaction:
+            holder.execute("ROLLBACK")
+        holder.close()
+        await matcher.flush()
+        await store.close()
+        return stored.cancelled()
+
+    assert asyncio.run(withdrawn_while_written(refused=False)) is False  # stored: done
+    assert early_count(path) == 1
+    assert asyncio.run(withdrawn_while_written(refused=True)) is True  # dropped, not applied
+    assert early_count(path) == 1

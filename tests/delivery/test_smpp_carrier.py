@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from smsrelay.delivery.carriers.routing import RoutingCarrier
 from smsrelay.delivery.carriers.smpp import LOST, NOT_BOUND, Pacer, SmppCarrier
 from smsrelay.delivery.carriers.smpp_inbound import reply_phone, reply_text
 from smsrelay.delivery.engine import DeliveryEngine, configured_carrier
+from smsrelay.delivery.matcher import ReceiptMatcher
 from smsrelay.domain.segments import segment
 from smsrelay.domain.status import State
 from smsrelay.smpp.codec import ShortMessage, decode_sm, encode_sm
@@ -42,6 +44,7 @@ from smsrelay.smsc.decisions import read_decisions
 from smsrelay.smsc.server import SmscServer
 from smsrelay.smsc.settings import SmscSettings
 from smsrelay.store.base import Outbound, Receipt, Reply, Submission
+from smsrelay.store.sqlite import SQLiteStore
 from tests.delivery.test_engine import store_with_message
 from tests.smsc.esme import outcomes, run, running, with_faults
 
@@ -100,12 +103,6 @@ class Sinks:
     def release(self) -> None:
         for stored in self.held:
             stored.set_result(None)
-        self.held.clear()
-
-    def fail(self) -> None:
-        """The store refuses what is held (a full disk, say)."""
-        for stored in self.held:
-            stored.set_exception(OSError("disk full"))
         self.held.clear()
 
 
@@ -629,17 +626,26 @@ def test_stop_sends_unbind_and_waits_for_its_answer() -> None:
     assert took >= answer_delay * 0.9  # it waited for the unbind_resp
 
 
-def test_an_smsc_that_unbinds_gets_the_receipts_answers_it_is_owed_first() -> None:
-    """Read on the wire: a peer that sends a receipt and at once unbinds; the receipt is
-    being stored when the unbind comes, and is answered before the unbind is."""
-    answers: list[tuple[int, int]] = []
-    receipt = ShortMessage(
+class UnbindingSmsc:
+    """A peer that sends a receipt, unbinds when told to, and on its next bind sends the
+    same receipt again (as an SMSC does with what it got no answer for) when told to.
+    `answers` holds what each connection answered, by connection."""
+
+    RECEIPT = ShortMessage(
         "33611223344", "SMSRELAY", b"id:42 stat:DELIVRD", 1, 1, 5, 0,
         esm_class=ESM_DELIVERY_RECEIPT,
     )  # fmt: skip
 
-    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        first = not answers
+    def __init__(self) -> None:
+        self.answers: list[list[tuple[int, int]]] = []
+        self.unbind = asyncio.Event()
+        self.resend = asyncio.Event()
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        answers: list[tuple[int, int]] = []
+        self.answers.append(answers)
+        first = len(self.answers) == 1
+        tasks: set[asyncio.Task[None]] = set()
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             while True:
                 length, command_id, _, sequence = HEADER.unpack(await reader.readexactly(16))
@@ -647,92 +653,122 @@ def test_an_smsc_that_unbinds_gets_the_receipts_answers_it_is_owed_first() -> No
                 if command_id in BINDS:
                     answer = encode_message_id("SMSC")
                     writer.write(frame(command_id | RESP, ESME_ROK, sequence, answer))
-                    if first:
-                        writer.write(frame(DELIVER_SM, 0, 1, encode_sm(DELIVER_SM, receipt)))
-                        writer.write(frame(UNBIND, 0, 2))
-                elif first and command_id & RESP:
+                    tasks.add(asyncio.create_task(self._send(writer, first)))
+                elif command_id & RESP:
                     answers.append((command_id, sequence))
+        for task in tasks:
+            task.cancel()
         writer.close()
 
-    sinks = Sinks(hold=True)
-
-    async def scenario() -> Receipt:
-        server = await asyncio.start_server(peer, "127.0.0.1", 0)
-        carrier = SmppCarrier(connector(server.sockets[0].getsockname()[1]))
-        try:
-            await carrier.start(sinks.report, sinks.reply, [])
-            stored = await asyncio.wait_for(sinks.receipts.get(), 2)
-            await asyncio.sleep(0.2)  # the unbind has come; the receipt is not stored yet
-            assert answers == []
-            sinks.release()
-            async with asyncio.timeout(2):
-                while len(answers) < 2:
-                    await asyncio.sleep(0.01)
-            return stored
-        finally:
-            await carrier.stop()
-            server.close()
-            await server.wait_closed()
-
-    stored = run(scenario)
-    assert (stored.operator_ref, stored.phone) == ("42", PHONE)
-    assert answers == [(DELIVER_SM | RESP, 1), (UNBIND_RESP, 2)]
+    async def _send(self, writer: asyncio.StreamWriter, first: bool) -> None:
+        await (self.unbind if first else self.resend).wait()
+        writer.write(frame(DELIVER_SM, 0, 1, encode_sm(DELIVER_SM, self.RECEIPT)))
+        if first:
+            await asyncio.sleep(0.3)  # the receipt is queued or being written by then
+            writer.write(frame(UNBIND, 0, 2))
 
 
-def test_an_smsc_that_unbinds_is_answered_at_once_when_the_receipt_could_not_be_stored(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """Read on the wire: a peer that sends a receipt and at once unbinds; storing the
-    receipt fails. The receipt stays unanswered (the SMSC sends it again) and the unbind
-    is answered then, not after the session's whole timeout."""
-    answers: list[tuple[int, int]] = []
-    receipt = ShortMessage(
-        "33611223344", "SMSRELAY", b"id:42 stat:DELIVRD", 1, 1, 5, 0,
-        esm_class=ESM_DELIVERY_RECEIPT,
-    )  # fmt: skip
+@asynccontextmanager
+async def matcher_on_locked_store(
+    path: Path, busy_timeout: float
+) -> AsyncIterator[tuple[ReceiptMatcher, sqlite3.Connection]]:
+    """The real matcher, running, on a real store another connection holds locked
+    (BEGIN IMMEDIATE) until the test rolls that connection back."""
+    store = SQLiteStore.open(path, busy_timeout=busy_timeout)
+    await store.migrate()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    matcher = ReceiptMatcher(store)
+    task = asyncio.create_task(matcher.run())
+    try:
+        yield matcher, holder
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if holder.in_transaction:
+            holder.execute("ROLLBACK")
+        holder.close()
+        await store.close()
 
-    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        first = not answers
-        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while True:
-                length, command_id, _, sequence = HEADER.unpack(await reader.readexactly(16))
-                await reader.readexactly(length - 16)
-                if command_id in BINDS:
-                    answer = encode_message_id("SMSC")
-                    writer.write(frame(command_id | RESP, ESME_ROK, sequence, answer))
-                    if first:
-                        writer.write(frame(DELIVER_SM, 0, 1, encode_sm(DELIVER_SM, receipt)))
-                        writer.write(frame(UNBIND, 0, 2))
-                elif first and command_id & RESP:
-                    answers.append((command_id, sequence))
-        writer.close()
 
-    sinks = Sinks(hold=True)
-    # Far longer than the test waits for the unbind_resp: only the failure can answer it.
-    owed_for = 60.0
+def applied(path: Path) -> int:
+    """How many times the receipt was applied: it names no SMS, so each copy applied
+    waits in early_receipts."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return int(db.execute("SELECT count(*) FROM early_receipts").fetchone()[0])
+
+
+async def until(condition: Any, seconds: float) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def test_an_smsc_that_unbinds_gets_the_receipts_answers_it_is_owed_first(tmp_path: Path) -> None:
+    """Read on the wire: the store is locked while a receipt is written; the SMSC unbinds
+    meanwhile. The write goes through once the lock is released, and the receipt is
+    answered before the unbind is."""
+    peer = UnbindingSmsc()
+    path = tmp_path / "s.db"
 
     async def scenario() -> None:
         server = await asyncio.start_server(peer, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        carrier = SmppCarrier(connector(port, submit_timeout=owed_for))
+        carrier = SmppCarrier(connector(server.sockets[0].getsockname()[1], submit_timeout=60))
         try:
-            await carrier.start(sinks.report, sinks.reply, [])
-            await asyncio.wait_for(sinks.receipts.get(), 2)
-            await asyncio.sleep(0.2)  # the unbind has come; the receipt is being stored
-            assert answers == []
-            sinks.fail()
-            async with asyncio.timeout(owed_for / 10):
-                while not answers:
-                    await asyncio.sleep(0.01)
+            async with matcher_on_locked_store(path, busy_timeout=10) as (matcher, holder):
+                await carrier.start(matcher.receive, matcher.receive_reply, [])
+                peer.unbind.set()
+                await asyncio.sleep(0.6)  # the unbind has come; the write waits for the lock
+                assert peer.answers == [[]]
+                holder.execute("ROLLBACK")
+                await until(lambda: len(peer.answers[0]) == 2, 5)
         finally:
             await carrier.stop()
             server.close()
             await server.wait_closed()
 
-    with caplog.at_level(logging.WARNING):
-        run(scenario)
-    assert answers == [(UNBIND_RESP, 2)]  # no deliver_sm_resp: the SMSC will send it again
-    assert not [r for r in caplog.records if "unanswered" in r.getMessage()]
+    run(scenario)
+    assert peer.answers[0] == [(DELIVER_SM | RESP, 1), (UNBIND_RESP, 2)]
+    assert applied(path) == 1
+
+
+def test_an_smsc_that_unbinds_while_the_store_refuses_is_answered_and_applied_once(
+    tmp_path: Path,
+) -> None:
+    """The store refuses every write (another process holds it locked) when the SMSC
+    unbinds: the receipt is left unanswered, withdrawn from the matcher's queue, and the
+    unbind is answered after one refused attempt at most, not after submit_timeout. Once
+    the store takes writes again, the receipt is applied once, from the copy the SMSC
+    sends on its next bind: the withdrawn copy is never applied."""
+    peer = UnbindingSmsc()
+    path = tmp_path / "s.db"
+    owed_for = 60.0  # far longer than the test waits: only the withdrawal answers in time
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(peer, "127.0.0.1", 0)
+        carrier = SmppCarrier(
+            connector(server.sockets[0].getsockname()[1], submit_timeout=owed_for)
+        )
+        try:
+            async with matcher_on_locked_store(path, busy_timeout=0.2) as (matcher, holder):
+                await carrier.start(matcher.receive, matcher.receive_reply, [])
+                peer.unbind.set()
+                await until(lambda: peer.answers and peer.answers[0], 3)
+                holder.execute("ROLLBACK")
+                await asyncio.sleep(0.5)  # the matcher writes whatever it still holds
+                assert applied(path) == 0
+                await until(lambda: len(peer.answers) == 2, 3)  # bound again
+                peer.resend.set()
+                await until(lambda: peer.answers[1], 3)
+        finally:
+            await carrier.stop()
+            server.close()
+            await server.wait_closed()
+
+    run(scenario)
+    assert peer.answers == [[(UNBIND_RESP, 2)], [(DELIVER_SM | RESP, 1)]]
+    assert applied(path) == 1
 
 
 # -- wired into the engine -----------------------------------------------------------------

@@ -14,7 +14,9 @@ every pending request with `SessionClosed` when the connection ends.
 An unbind is answered only once every request the handler was given is answered, or
 `timeout` seconds after it came: the peer that unbinds while we still owe it a
 deliver_sm_resp (a receipt being stored) gets that answer first, instead of sending the
-receipt again on its next bind. Meanwhile nothing new is sent on the session.
+receipt again on its next bind. Meanwhile nothing new is sent on the session. The
+handler hears of the unbind through `unbound`: what the peer will send again anyway it
+may give up on, and `forget`.
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ class Session(asyncio.Protocol):
         self.enquire_interval = enquire_interval
         # Done (never failed) when the connection has ended, whoever ended it.
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Done (never failed) when the peer has sent unbind: what it is still owed an
+        # answer for, it will send again on its next bind.
+        self.unbound: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._window = asyncio.Semaphore(window)
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
@@ -224,6 +229,7 @@ class Session(asyncio.Protocol):
                 return
             deadline = asyncio.get_running_loop().call_later(self.timeout, self._answer_unbind)
             self._unbind = (sequence, deadline)
+            self.unbound.set_result(None)
             if not self._owed:
                 self._answer_unbind()
         elif self.handler is None:

@@ -9,7 +9,9 @@ from typing import Protocol
 from smsrelay.store.base import AwaitingReport, Outbound, Receipt, Reply, Submission
 
 # Both return a future that is done once what they were given is durably stored: a
-# carrier acknowledges it to the operator then, and not before.
+# carrier acknowledges it to the operator then, and not before. A carrier whose operator
+# will send it again cancels the future: it is withdrawn unless it is being written
+# (`delivery.matcher.Storing`).
 ReportSink = Callable[[Receipt], "asyncio.Future[None]"]
 ReplySink = Callable[[Reply], "asyncio.Future[None]"]
 

@@ -1,9 +1,12 @@
 """What an SMSC sends us (deliver_sm): delivery receipts and recipients' replies.
 
 Each deliver_sm is answered only once what it carries is durably stored: the sink's
-future is done. A crash, a lost connection or a store that refuses the write therefore
-leaves it unanswered, and the SMSC sends it again; `domain.status` makes the duplicate
-harmless. Hence no deliver_sm_resp when the future fails: the SMSC's resend is the retry.
+future is done. A crash or a store that refuses the write therefore leaves it
+unanswered, and the SMSC sends it again; `domain.status` makes the duplicate harmless.
+When the SMSC unbinds or the connection ends, it will send again whatever is still
+unanswered: what is not yet being written is then withdrawn from the sink (the future's
+`cancel`, see `delivery.matcher.Storing`), so that it is applied once, from that second
+copy, and the unbind waits only for what is being written (one attempt of the store).
 
 A deliver_sm that cannot be used is acknowledged at once (ESME_ROK) and logged at
 warning level with its bytes: a PDU we cannot decode, or a receipt that names no
@@ -17,6 +20,7 @@ import asyncio
 import functools
 import logging
 import time
+from collections.abc import Callable
 from typing import Final
 
 from smsrelay.delivery.carriers.base import ReplySink, ReportSink
@@ -84,8 +88,13 @@ class Inbound:
             stored = self._replies(self._reply(sm))
         if stored is None:
             _acknowledge(session, sequence)
-        else:
-            stored.add_done_callback(functools.partial(_acknowledge_stored, session, sequence))
+            return
+        withdraw = functools.partial(_withdraw, stored)
+        session.unbound.add_done_callback(withdraw)
+        session.closed.add_done_callback(withdraw)
+        stored.add_done_callback(
+            functools.partial(_acknowledge_stored, session, sequence, withdraw)
+        )
 
     def _receipt(self, sm: ShortMessage) -> asyncio.Future[None] | None:
         """Hand a receipt to the report sink; None when it names no message."""
@@ -160,13 +169,28 @@ def _acknowledge(session: Session, sequence: int) -> None:
     session.respond(DELIVER_SM, ESME_ROK, sequence, encode_message_id(""))
 
 
-def _acknowledge_stored(session: Session, sequence: int, stored: asyncio.Future[None]) -> None:
+def _withdraw(stored: asyncio.Future[None], _: asyncio.Future[None]) -> None:
+    """The SMSC will send it again: no longer wanted, unless it is being written."""
+    stored.cancel()
+
+
+def _acknowledge_stored(
+    session: Session,
+    sequence: int,
+    withdraw: Callable[[asyncio.Future[None]], None],
+    stored: asyncio.Future[None],
+) -> None:
     """Acknowledge once stored; if the session closed meanwhile, `respond` drops it and
     the SMSC sends the PDU again on the next bind.
 
-    Not stored: left unanswered for the SMSC to send again, and forgotten by the session,
-    so that a peer's unbind is not kept waiting for an answer that will never come."""
-    if not stored.cancelled() and stored.exception() is None:
-        _acknowledge(session, sequence)
-    else:
+    Withdrawn (cancelled, never applied): left unanswered for the SMSC to send again,
+    and forgotten by the session, so that its unbind is answered without it. The sink's
+    futures never fail: `result` would raise into the loop's handler, loudly, if one did.
+    """
+    session.unbound.remove_done_callback(withdraw)
+    session.closed.remove_done_callback(withdraw)
+    if stored.cancelled():
         session.forget(sequence)
+        return
+    stored.result()
+    _acknowledge(session, sequence)
