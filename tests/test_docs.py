@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from smsrelay.api.http_server import coded_answer
+from smsrelay.api.connection_cap import coded_answer
 from smsrelay.config import Settings, load_settings
 from smsrelay.delivery.worker import DeliveryWorker
 from smsrelay.domain.problems import Problem
