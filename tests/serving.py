@@ -39,6 +39,18 @@ def healthy(base: str) -> bool:
         return False
 
 
+def until_healthy(
+    base: str, process: subprocess.Popen[bytes] | None = None, log: Path | None = None
+) -> None:
+    """Wait (20 s at most) for /health 200 at `base`; `process` must not exit meanwhile."""
+    deadline = time.monotonic() + 20
+    while not healthy(base):
+        shown = log.read_text() if log is not None else ""
+        assert process is None or process.poll() is None, shown
+        assert time.monotonic() < deadline, f"the server did not become healthy: {shown}"
+        time.sleep(0.05)
+
+
 @contextmanager
 def serve_process(
     env: dict[str, str], log: Path, preexec_fn: Callable[[], None] | None = None
@@ -56,11 +68,7 @@ def serve_process(
         )
     base = f"http://127.0.0.1:{env['SMSRELAY_PORT']}"
     try:
-        deadline = time.monotonic() + 20
-        while not healthy(base):
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"the server did not start: {log.read_text()}"
-            time.sleep(0.1)
+        until_healthy(base, process, log)
         yield Served(base, process, log)
     finally:
         process.send_signal(signal.SIGINT)

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from tests.conftest import free_port
-from tests.serving import SMSRELAY, Served, cli, serve_process
+from tests.serving import SMSRELAY, Served, cli, serve_process, until_healthy
 
 
 @pytest.fixture
@@ -60,13 +60,6 @@ def delivery_worker(server_pid: int) -> psutil.Process:
 def health(base: str) -> tuple[int, dict[str, Any]]:
     answer = httpx.get(f"{base}/health", timeout=5)
     return answer.status_code, answer.json()
-
-
-def until_healthy(base: str) -> None:
-    deadline = time.monotonic() + 20
-    while health(base)[0] != 200:
-        assert time.monotonic() < deadline, f"still unhealthy: {health(base)}"
-        time.sleep(0.05)
 
 
 def multi_status(base: str, key: str, pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
