@@ -35,16 +35,17 @@ NOBODY: frozenset[str] = frozenset()
 class Sending:
     """What the store would say of the numbers we send to."""
 
-    submitting: frozenset[str]
-    sent_to: frozenset[str]
+    pending: frozenset[str]
+    addressed: frozenset[str]  # holds `pending`, as in a store
 
     @property
     def regions(self) -> frozenset[str]:
-        return frozenset(region_of(n) for n in self.submitting | self.sent_to)
+        return frozenset(region_of(n) for n in self.addressed)
 
 
-def sending(submitting: Iterable[str], sent_to: Iterable[str]) -> Sending:
-    return Sending(frozenset(submitting), frozenset(sent_to))
+def sending(pending: Iterable[str], other_addressed: Iterable[str]) -> Sending:
+    """Numbers an SMS is pending for, and those only addressed by SMS no longer pending."""
+    return Sending(frozenset(pending), frozenset(pending) | frozenset(other_addressed))
 
 
 NONE = sending(NOBODY, NOBODY)
@@ -79,8 +80,9 @@ def test_a_repeated_id_lands_on_the_sms_to_the_handset_it_names() -> None:
 
 
 def test_a_report_for_a_handset_no_candidate_has_waits_for_its_submission() -> None:
-    # The id was reused for an SMS to PHONE that is not recorded yet (being submitted,
-    # or recorded with the id of another submission): the SMS to OTHER is not it.
+    # The id was reused for an SMS to PHONE that is not recorded yet (pending: claimed,
+    # or back for a retry after a lost answer; or recorded with the id of another
+    # submission): the SMS to OTHER is not it.
     for state in (State.SUBMITTED, State.DELIVERED):
         assert choose(PHONE, [sms(OTHER, state)], sending({PHONE}, NOBODY)) is EARLY
         assert choose("0612345678", [sms(OTHER, state)], sending(NOBODY, {PHONE})) is EARLY
@@ -129,7 +131,7 @@ def test_a_national_handset_is_read_in_the_regions_of_the_numbers_we_send_to() -
 
 
 def test_a_national_handset_naming_a_final_sms_in_one_region_waits_for_another() -> None:
-    """ "0620123456" names a final French SMS and a Moroccan one being submitted: the
+    """ "0620123456" names a final French SMS and a pending Moroccan one: the
     report may be the Moroccan SMS's, which would stay Waiting if it were read as late."""
     final = [sms("+33620123456", State.DELIVERED)]
     assert choose("0620123456", final, sending({MOROCCAN}, NOBODY)) is EARLY
@@ -162,7 +164,7 @@ def test_a_report_about_final_sms_only_is_late() -> None:
     assert choose(None, final[:1], NONE) is LATE
 
 
-def test_a_report_about_final_sms_while_one_to_its_handset_is_submitted_is_early() -> None:
+def test_a_report_about_final_sms_while_one_to_its_handset_is_pending_is_early() -> None:
     final = [sms(state=State.DELIVERED)]
     assert choose("33612345678", final, sending({PHONE}, NOBODY)) is EARLY
     assert choose("33612345678", final, sending({OTHER}, NOBODY)) is LATE
@@ -242,13 +244,13 @@ NUMBERS = st.frozensets(st.sampled_from([*PHONES, "+33600000000"]))
 
 @given(st.sampled_from(HANDSETS), candidates(), NUMBERS, NUMBERS)
 def test_the_choice_follows_the_rules_whatever_the_candidates(
-    handset: str | None, found: list[Candidate], submitting: frozenset[str], sent_to: frozenset[str]
+    handset: str | None, found: list[Candidate], pending: frozenset[str], addressed: frozenset[str]
 ) -> None:
-    ours = Sending(submitting, sent_to)
+    ours = sending(pending, addressed)
     match = choose(handset, found, ours)
     named = [c for c in found if handset is None or names(handset, c.phone)]
     # the handset is a number we send to
-    is_ours = handset is not None and any(names(handset, n) for n in submitting | sent_to)
+    is_ours = handset is not None and any(names(handset, n) for n in pending | addressed)
     on_id_alone = bool(found) and not named and not is_ours
     if on_id_alone:
         named = found
@@ -262,8 +264,8 @@ def test_the_choice_follows_the_rules_whatever_the_candidates(
         assert match == Matched(first, on_id_alone)
     elif awaiting:
         assert match == Ambiguous(tuple(awaiting), on_id_alone)
-    elif not on_id_alone and handset is not None and any(names(handset, n) for n in submitting):
-        assert match is EARLY  # an SMS to a number the handset may be is being submitted
+    elif not on_id_alone and handset is not None and any(names(handset, n) for n in pending):
+        assert match is EARLY  # an SMS to a number the handset may be is pending
     else:
         assert match is LATE
     # Whatever the order the store reads them in, the same answer (up to that order).
@@ -278,16 +280,16 @@ def test_the_choice_follows_the_rules_whatever_the_candidates(
 
 @given(st.sampled_from(HANDSETS), st.frozensets(st.sampled_from(PHONES), min_size=1), NUMBERS)
 def test_an_early_report_is_taken_by_the_submissions_it_may_be_about(
-    handset: str | None, recorded: frozenset[str], sent_to: frozenset[str]
+    handset: str | None, recorded: frozenset[str], addressed: frozenset[str]
 ) -> None:
     """Taken by a submission to its handset, or by any when it names no number we send to:
     never by a submission to another number while one to its handset may come."""
-    ours = Sending(NOBODY, sent_to | recorded)
+    ours = Sending(NOBODY, addressed | recorded)
     taken = concerns(handset, recorded, ours)
     if handset is None or any(names(handset, phone) for phone in recorded):
         assert taken
     else:
-        assert taken == (not any(names(handset, n) for n in sent_to))
+        assert taken == (not any(names(handset, n) for n in addressed))
 
 
 # -- handsets -------------------------------------------------------------------------------

@@ -244,26 +244,8 @@ def running(
 REUSING_IDS = {"ids restarted by the SMSC", "ids reused on every connection"}
 
 
-# Open defect (issue 9 stays open on it): a receipt whose handset's SMS is waiting for a
-# retry (state accepted after a lost connection) is judged to name "no number we send
-# to" and matched on the id alone, so with ids reused per connection it can land on
-# another SMS with that id. The run fails about one time in six; not strict, so that it
-# is shown (XPASS / XFAIL) without failing the suite until the rule is mended.
-OPEN_DEFECT = pytest.mark.xfail(
-    strict=False,
-    reason="a receipt from a number whose SMS awaits a retry is matched on the id alone",
-)
-
-
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize(
-    "running",
-    [
-        pytest.param(case, marks=OPEN_DEFECT) if case == "ids reused on every connection" else case
-        for case in CASES
-    ],
-    indirect=True,
-)
+@pytest.mark.parametrize("running", CASES, indirect=True)
 def test_every_sms_ends_as_the_operator_decided(
     running: Run, request: pytest.FixtureRequest
 ) -> None:

@@ -95,6 +95,29 @@ def test_concurrent_migrations_apply_each_file_once(tmp_path: Path) -> None:
     assert sorted(applied, key=len) == [[], [], [], every_file]
 
 
+def test_stores_opened_at_once_on_a_new_file_all_open(tmp_path: Path) -> None:
+    """The API and its delivery worker open a new file together: while one switches it
+    to WAL, SQLite answers the other BUSY without waiting (one round in ten failed)."""
+    failures: list[BaseException] = []
+
+    def open_store(path: Path) -> None:
+        try:
+            sync(SQLiteStore.open(path).close())
+        except StoreError as exc:
+            failures.append(exc)
+
+    for round_ in range(40):
+        threads = [
+            threading.Thread(target=open_store, args=(tmp_path / f"new-{round_}.db",))
+            for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+
+
 def test_database_uses_write_ahead_logging(store: SQLiteStore, tmp_path: Path) -> None:
     mode = sqlite3.connect(tmp_path / "s.db").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"

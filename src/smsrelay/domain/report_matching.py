@@ -11,9 +11,9 @@ id (its candidates):
 
 - none at all: the submission is not recorded yet, the report waits for it (`EARLY`);
 - only the candidates to the report's handset count (all of them when it names none);
-- none is to the handset: if the handset is a number we send to (an SMS to it is being
-  submitted, or one was handed to the operator), the report is about a submission to it
-  not recorded with this id yet (`EARLY`). Otherwise the handset is no recipient at all:
+- none is to the handset: if the handset is a number we send to (any SMS of ours was
+  addressed to it, whatever became of it), the report is about a submission to it not
+  recorded with this id yet (`EARLY`). Otherwise the handset is no recipient at all:
   some SMSCs put a short code or our sender in a receipt's `source_addr`. Then the
   report is matched on the id alone, as below among all the candidates, and says so
   (`on_id_alone`, for the store to warn that the connector's receipts name no handset);
@@ -25,15 +25,16 @@ id (its candidates):
 - two or more await one otherwise: the report is not guessed (`Ambiguous`), it is kept
   for an operator of the platform to look at and changes no recipient;
 - every one is final: a late or repeated report, which changes nothing (`LATE`), unless
-  an SMS to that handset is being submitted at this moment: then the id is being reused
-  for it and the report came before its submission was recorded (`EARLY`). Without a
+  an SMS to that handset is pending (accepted, claimed, or waiting for a retry): then the
+  id may be reused for it and the report came before its submission was recorded
+  (`EARLY`). Without a
   handset that cannot be told, and the report is read as late.
 
 The handset is compared leniently (`numbers_named`): operators write it in E.164, with
 or without "+", with "00", or nationally. A national form is first read in the regions of
 the candidates; when that names none of them, or names only final ones, it is read in
 the regions of every number we send to (`Sending.regions`) before it is judged no
-recipient or late: "0620123456" from a Moroccan handset an SMS is being submitted to
+recipient or late: "0620123456" from a Moroccan handset an SMS is pending for
 is +212620123456, not a French candidate's number to be matched on the id alone.
 """
 
@@ -118,19 +119,24 @@ class Sending(Protocol):
 
     @property
     def regions(self) -> Collection[str]:
-        """The regions of every number an SMS is being submitted to or was handed to the
-        operator for: where a handset written nationally may be read."""
+        """The regions of every number an SMS was addressed to: where a handset written
+        nationally may be read."""
         ...
 
     @property
-    def submitting(self) -> Container[str]:
-        """Numbers (E.164) an SMS is being submitted to right now (claimed, its
-        submission not yet recorded)."""
+    def pending(self) -> Container[str]:
+        """Numbers (E.164) an SMS is pending for: accepted, claimed, or back to accepted
+        for a retry, its handing to the operator not recorded. The operator may hold it
+        all the same (its answer was lost with the connection) and report on it."""
         ...
 
     @property
-    def sent_to(self) -> Container[str]:
-        """Numbers (E.164) an SMS was handed to the operator for."""
+    def addressed(self) -> Container[str]:
+        """Numbers (E.164) any SMS of ours was addressed to, whatever became of it. Not
+        only those recorded as handed to the operator: what we record can lag or differ
+        from what the operator holds. An answer lost with its connection leaves an SMS
+        it has back in `accepted`; a long SMS refused on its second part is recorded
+        refused, and its first part, which the operator took, is reported on."""
         ...
 
 
@@ -149,8 +155,8 @@ def choose(handset: str | None, candidates: Sequence[Candidate], sending: Sendin
         return _among(candidates, on_id_alone=True)
     match = _among(named)
     # A national form may name a final candidate in one region and, in another, a number
-    # an SMS is being submitted to: the report may be that SMS's, and waits for it.
-    if match is LATE and _being_submitted(handset, regions, sending):
+    # an SMS is pending for: the report may be that SMS's, and waits for it.
+    if match is LATE and _pending(handset, regions, sending):
         return EARLY
     return match
 
@@ -163,15 +169,12 @@ def _all_numbers(handset: str, regions: Collection[str], sending: Sending) -> fr
 
 
 def _is_ours(handset: str, regions: Collection[str], sending: Sending) -> bool:
-    """Whether `handset` may be a number an SMS is being submitted to or was sent to."""
-    return any(
-        n in sending.submitting or n in sending.sent_to
-        for n in _all_numbers(handset, regions, sending)
-    )
+    """Whether `handset` may be a number an SMS of ours was addressed to."""
+    return any(n in sending.addressed for n in _all_numbers(handset, regions, sending))
 
 
-def _being_submitted(handset: str, regions: Collection[str], sending: Sending) -> bool:
-    return any(n in sending.submitting for n in _all_numbers(handset, regions, sending))
+def _pending(handset: str, regions: Collection[str], sending: Sending) -> bool:
+    return any(n in sending.pending for n in _all_numbers(handset, regions, sending))
 
 
 def _among(candidates: Sequence[Candidate], on_id_alone: bool = False) -> Match:

@@ -36,6 +36,21 @@ INSERT_EVENT = (
 )
 
 
+def _enter_wal(db: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch a new file to WAL, or check that it is. While another connection is
+    switching the same new file (the API and its delivery worker start together), SQLite
+    answers BUSY at once, without its busy handler: try again, until `busy_timeout`."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(0.001)  # at start-up, before any loop runs on this connection
+
+
 class SQLiteConnection:
     def __init__(
         self, connection: sqlite3.Connection, busy_timeout: float = 10.0, background: bool = False
@@ -62,7 +77,7 @@ class SQLiteConnection:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode = WAL")
+            _enter_wal(db, busy_timeout)
             db.execute(f"PRAGMA synchronous = {'FULL' if synchronous == 'FULL' else 'NORMAL'}")
             db.execute("PRAGMA busy_timeout = 0")
             db.execute("PRAGMA foreign_keys = ON")

@@ -63,33 +63,28 @@ _EARLY = (
     " FROM json_each(?1) AS j CROSS JOIN early_receipts AS e"
     " WHERE e.carrier = j.value ->> 0 AND e.operator_ref = j.value ->> 1"
 )
-# Of the numbers a batch's handsets may be: which an SMS is being submitted to (claimed,
-# not recorded yet), and which one was handed to the operator for. INDEXED BY: the
-# planner would otherwise walk every claimed row (recipients_queued) for each number.
+# Of the numbers a batch's handsets may be: which an SMS is pending for (accepted,
+# claimed, or back for a retry: not recorded as handed to the operator), and which any
+# SMS was ever addressed to, whatever became of it. One probe of `recipients_by_phone`
+# for each number.
 NUMBERS = (
     "SELECT j.value,"
-    " EXISTS (SELECT 1 FROM recipients AS r INDEXED BY recipients_queued_by_phone"
-    " WHERE r.phone = j.value AND r.state = 'queued'),"
-    " EXISTS (SELECT 1 FROM latest_recipient AS l WHERE l.phone = j.value)"
+    " EXISTS (SELECT 1 FROM recipients AS r INDEXED BY recipients_by_phone"
+    " WHERE r.phone = j.value AND r.state IN ('accepted', 'queued')),"
+    " EXISTS (SELECT 1 FROM recipients AS r INDEXED BY recipients_by_phone"
+    " WHERE r.phone = j.value)"
     " FROM json_each(?1) AS j"
 )
-# The first "+" and three digits of every number an SMS was handed to the operator for
-# (latest_recipient) or is being submitted to (claimed): they hold every calling code we
-# send to. A skip scan, one index probe per prefix: the next number past "+336:" is the
-# first one after every "+336…" (":" follows "9").
+# The first "+" and three digits of every number an SMS was addressed to: they hold
+# every calling code we send to. A skip scan, one index probe per prefix: the next
+# number past "+336:" is the first one after every "+336…" (":" follows "9").
 REGIONS = (
     "WITH RECURSIVE"
-    " sent(phone) AS (SELECT min(phone) FROM latest_recipient"
-    " UNION ALL SELECT (SELECT min(l.phone) FROM latest_recipient AS l"
-    " WHERE l.phone > substr(sent.phone, 1, 4) || ':') FROM sent WHERE sent.phone IS NOT NULL),"
-    " queued(phone) AS (SELECT min(r.phone) FROM recipients AS r"
-    " INDEXED BY recipients_queued_by_phone WHERE r.state = 'queued'"
+    " addressed(phone) AS (SELECT min(phone) FROM recipients INDEXED BY recipients_by_phone"
     " UNION ALL SELECT (SELECT min(r.phone) FROM recipients AS r"
-    " INDEXED BY recipients_queued_by_phone"
-    " WHERE r.state = 'queued' AND r.phone > substr(queued.phone, 1, 4) || ':')"
-    " FROM queued WHERE queued.phone IS NOT NULL)"
-    " SELECT substr(phone, 1, 4) FROM sent WHERE phone IS NOT NULL"
-    " UNION SELECT substr(phone, 1, 4) FROM queued WHERE phone IS NOT NULL"
+    " INDEXED BY recipients_by_phone WHERE r.phone > substr(addressed.phone, 1, 4) || ':')"
+    " FROM addressed WHERE addressed.phone IS NOT NULL)"
+    " SELECT substr(phone, 1, 4) FROM addressed WHERE phone IS NOT NULL"
 )
 _INSERT_EARLY = (
     "INSERT INTO early_receipts (carrier, operator_ref, phone, state, at, detail)"
@@ -162,7 +157,7 @@ class _Sending:
     `concerns` asks, which they do only for a report no SMS to its handset settles: the
     regions of the numbers we send to (`REGIONS`), then, in one statement (`NUMBERS`),
     which of the numbers the batch's handsets may be in those regions and in the regions
-    of the batch's candidates an SMS is being submitted to, and which one was sent to."""
+    of the batch's candidates an SMS is pending for, and which any SMS was addressed to."""
 
     def __init__(self, db: sqlite3.Connection, handsets: Iterable[str], phones: Iterable[str]):
         self._db = db
@@ -177,23 +172,23 @@ class _Sending:
     def _numbers(self) -> tuple[frozenset[str], frozenset[str]]:
         regions = self.regions | {region_of(phone) for phone in self._phones}
         asked = {n for handset in self._handsets for n in numbers_named(handset, regions)}
-        submitting: set[str] = set()
-        sent_to: set[str] = set()
-        for number, queued, sent in self._db.execute(
+        pending: set[str] = set()
+        addressed: set[str] = set()
+        for number, is_pending, is_addressed in self._db.execute(
             NUMBERS, (encode_json(sorted(asked)).decode(),)
         ):
-            if queued:
-                submitting.add(number)
-            if sent:
-                sent_to.add(number)
-        return frozenset(submitting), frozenset(sent_to)
+            if is_pending:
+                pending.add(number)
+            if is_addressed:
+                addressed.add(number)
+        return frozenset(pending), frozenset(addressed)
 
     @property
-    def submitting(self) -> frozenset[str]:
+    def pending(self) -> frozenset[str]:
         return self._numbers[0]
 
     @property
-    def sent_to(self) -> frozenset[str]:
+    def addressed(self) -> frozenset[str]:
         return self._numbers[1]
 
 
