@@ -19,10 +19,11 @@ import uvicorn
 from smsrelay.api.app import create_app
 from smsrelay.api.http_server import server_config
 from smsrelay.config import Settings, SimulatorSettings
+from smsrelay.domain.records import Account
 from smsrelay.service import accounts
 from smsrelay.smsc.settings import SmscSettings
 from smsrelay.store import open_store
-from smsrelay.store.base import Account, Store
+from smsrelay.store.base import Store
 from tests.smsc.esme import outcomes
 
 T = TypeVar("T")

@@ -21,10 +21,10 @@ from uvicorn.config import STARTUP_FAILURE
 
 from smsrelay.config import ConfigError, Settings, load_settings
 from smsrelay.domain.pricing import money_text
+from smsrelay.domain.records import DEFAULT_TIMEZONE, Account, NotEnoughCredit
 from smsrelay.service import accounts
 from smsrelay.service.sending import SendingRules
 from smsrelay.store import Store, StoreError, open_store
-from smsrelay.store.base import DEFAULT_TIMEZONE, Account, NotEnoughCredit
 
 app = typer.Typer(help="smsrelay: a self-hosted SMS platform speaking the SMS Partner v1 API.")
 account_app = typer.Typer(help="Manage accounts.")

@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from smsrelay.domain.problems import Refused
+from smsrelay.domain.records import Account
 from smsrelay.service import accounts, sending
-from smsrelay.store.base import Account, Store
+from smsrelay.store.base import ApiStore
 
 DEMO_ACCOUNT = "demo"
 DEMO_CREDIT = 100.0
@@ -18,12 +19,12 @@ DEMO_CREDIT_FLOOR = 10_000  # thousandths: 10.000 EUR
 SAMPLE_NUMBERS = "+33600000001,+33600000002,+33600000003,+33600000006,0612345678"
 
 
-async def _demo_account(store: Store) -> Account:
+async def _demo_account(store: ApiStore) -> Account:
     account = await store.find_account(DEMO_ACCOUNT)
     return account or await accounts.create_account(store, DEMO_ACCOUNT, credits=DEMO_CREDIT)
 
 
-async def _demo_key(store: Store, key_file: Path) -> tuple[str, Account]:
+async def _demo_key(store: ApiStore, key_file: Path) -> tuple[str, Account]:
     """The kept key if it still works, else a new one written to `key_file`."""
     if key_file.exists():
         key = key_file.read_text().strip()
@@ -41,7 +42,7 @@ async def _demo_key(store: Store, key_file: Path) -> tuple[str, Account]:
 
 
 async def prepare_demo(
-    store: Store, key_file: Path, rules: sending.SendingRules
+    store: ApiStore, key_file: Path, rules: sending.SendingRules
 ) -> tuple[str, int]:
     """The demo key, and the id of a sample send the simulator will deliver."""
     key, account = await _demo_key(store, key_file)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
+from smsrelay.domain.records import NewMessage, NewRecipient, NotEnoughCredit
 from smsrelay.service import accounts
-from smsrelay.store.base import NewMessage, NewRecipient, NotEnoughCredit
 from smsrelay.store.sqlite import SQLiteStore
 from tests.conftest import Admin, Customer, Server
 

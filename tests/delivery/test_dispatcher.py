@@ -12,8 +12,8 @@ from pathlib import Path
 from smsrelay.config import Settings, SimulatorSettings
 from smsrelay.delivery.carriers.simulator import SimulatorCarrier
 from smsrelay.delivery.engine import DeliveryEngine
+from smsrelay.domain.records import Outbound, Submission
 from smsrelay.domain.status import State
-from smsrelay.store.base import Outbound, Submission
 
 from .test_engine import PHONES, store_with_message, until_final
 

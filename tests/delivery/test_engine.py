@@ -15,8 +15,7 @@ from smsrelay.delivery.carriers.base import ReplySink, ReportSink
 from smsrelay.delivery.carriers.simulator import OutcomeModel, SimulatorCarrier
 from smsrelay.delivery.engine import DeliveryEngine
 from smsrelay.delivery.matcher import ReceiptMatcher
-from smsrelay.domain.status import FINAL_STATES, State
-from smsrelay.store.base import (
+from smsrelay.domain.records import (
     AwaitingReport,
     NewMessage,
     NewRecipient,
@@ -24,6 +23,7 @@ from smsrelay.store.base import (
     Reply,
     Submission,
 )
+from smsrelay.domain.status import FINAL_STATES, State
 from smsrelay.store.sqlite import SQLiteStore
 
 PHONES = [f"+3361234{n:04d}" for n in range(300)]

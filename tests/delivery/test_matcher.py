@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 
 from smsrelay.delivery.matcher import ReceiptMatcher
+from smsrelay.domain.records import Receipt, Reply
 from smsrelay.domain.status import State
-from smsrelay.store.base import Receipt, Reply
 from smsrelay.store.sqlite import SQLiteStore
 
 REPORT = Receipt("smsc", "42", State.DELIVERED, 0.0)

@@ -8,8 +8,8 @@ from smsrelay.config import ConnectorSettings, Settings, SimulatorSettings
 from smsrelay.delivery.carriers.routing import NO_ROUTE, Router, RoutingCarrier
 from smsrelay.delivery.carriers.simulator import SimulatorCarrier
 from smsrelay.delivery.dispatcher import dispatch_budget
+from smsrelay.domain.records import Outbound
 from smsrelay.domain.status import State
-from smsrelay.store.base import Outbound
 
 ROUTER = Router({"france": ["+33"], "free": ["+3361", "+3362"], "world": []}, "world")
 

@@ -18,8 +18,8 @@ from smsrelay.delivery.carriers.simulator import (
     OutcomeModel,
     SimulatorCarrier,
 )
+from smsrelay.domain.records import AwaitingReport, Outbound, Receipt, Reply
 from smsrelay.domain.status import State
-from smsrelay.store.base import AwaitingReport, Outbound, Receipt, Reply
 
 DRAWS = 20_000
 

@@ -21,6 +21,7 @@ from smsrelay.delivery.carriers.smpp import LOST, NOT_BOUND, Pacer, SmppCarrier
 from smsrelay.delivery.carriers.smpp_inbound import reply_phone, reply_text
 from smsrelay.delivery.engine import DeliveryEngine, configured_carrier
 from smsrelay.delivery.matcher import ReceiptMatcher
+from smsrelay.domain.records import Outbound, Receipt, Reply, Submission
 from smsrelay.domain.segments import segment
 from smsrelay.domain.status import State
 from smsrelay.smpp.codec import ShortMessage, decode_sm, encode_sm
@@ -43,7 +44,6 @@ from smsrelay.smpp.session import Session
 from smsrelay.smsc.decisions import read_decisions
 from smsrelay.smsc.server import SmscServer
 from smsrelay.smsc.settings import SmscSettings
-from smsrelay.store.base import Outbound, Receipt, Reply, Submission
 from smsrelay.store.sqlite import SQLiteStore
 from tests.delivery.test_engine import store_with_message
 from tests.smsc.esme import outcomes, run, running, with_faults

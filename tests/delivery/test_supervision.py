@@ -28,8 +28,8 @@ from smsrelay.delivery.supervision import (
     start_long_lived,
 )
 from smsrelay.delivery.worker import DeliveryWorker, _serve, how_it_ended
+from smsrelay.domain.records import AwaitingReport, Outbound, Submission
 from smsrelay.domain.status import FINAL_STATES, State
-from smsrelay.store.base import AwaitingReport, Outbound, Submission
 from tests.delivery.test_engine import states, store_with_message, until_final
 
 # Every report within 0.3 s, and a validity of 1 s for the SMS that never get one: every

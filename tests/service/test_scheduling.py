@@ -17,10 +17,10 @@ import pytest
 
 from smsrelay.config import Settings
 from smsrelay.domain.problems import Problem, Refused
+from smsrelay.domain.records import Account
 from smsrelay.domain.status import State
 from smsrelay.service import accounts, cancelling, sending
 from smsrelay.service.sending import SendingRules
-from smsrelay.store.base import Account
 from smsrelay.store.sqlite import SQLiteStore
 
 T = TypeVar("T")

@@ -12,8 +12,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from smsrelay.domain.records import NewMessage, NewRecipient, Receipt, Submission
 from smsrelay.domain.status import State, public_status
-from smsrelay.store.base import NewMessage, NewRecipient, Receipt, Submission
 from smsrelay.store.sqlite import SQLiteStore
 
 FINALS = [State.DELIVERED, State.UNDELIVERABLE, State.EXPIRED, State.REJECTED, State.FAILED]

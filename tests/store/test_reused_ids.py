@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from smsrelay.domain.records import NewMessage, NewRecipient, Receipt, Submission
 from smsrelay.domain.status import State
-from smsrelay.store.base import NewMessage, NewRecipient, Receipt, Submission
 from smsrelay.store.migrations import migration_files, split_statements
 from smsrelay.store.sqlite import SQLiteStore
 from smsrelay.store.sqlite_reports import (

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from smsrelay.domain.records import NewMessage, NewRecipient, Receipt, Reply, Submission
 from smsrelay.domain.status import State
 from smsrelay.store import StoreError, sqlite_path
-from smsrelay.store.base import NewMessage, NewRecipient, Receipt, Reply, Submission
 from smsrelay.store.migrations import migration_files
 from smsrelay.store.sqlite import LOOKUP_STATUSES, SQLiteStore
 

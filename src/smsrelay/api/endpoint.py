@@ -21,10 +21,11 @@ from smsrelay.api.formats import JSON_MEDIA_TYPE, XML_MEDIA_TYPE, encode_json, e
 from smsrelay.api.wire import MalformedBody, decode_body, decode_query
 from smsrelay.config import Settings
 from smsrelay.domain.problems import Language, Problem, Refused
+from smsrelay.domain.records import Account
 from smsrelay.service.accounts import authenticate
 from smsrelay.service.sending import SendingRules
-from smsrelay.store import Store, StoreError
-from smsrelay.store.base import Account
+from smsrelay.store import StoreError
+from smsrelay.store.base import ApiStore
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class Context:
     """What a handler may use: built once at start-up, shared by every request."""
 
     settings: Settings
-    store: Store
+    store: ApiStore
     # A send was stored: deliver it now. Never raises (the send is answered 200 whatever
     # the state of delivery: a client must not send it again and pay twice).
     wake_dispatcher: Callable[[], None]

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 
 from smsrelay.config import Settings
 from smsrelay.delivery.carriers.base import Carrier, CarrierError
-from smsrelay.store.base import Outbound, Store, StoreError, Submission
+from smsrelay.domain.records import Outbound, Submission
+from smsrelay.store.base import DeliveryStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def dispatch_budget(settings: Settings) -> int:
 
 
 class Dispatcher:
-    def __init__(self, store: Store, carrier: Carrier, settings: Settings) -> None:
+    def __init__(self, store: DeliveryStore, carrier: Carrier, settings: Settings) -> None:
         self._store = store
         self._carrier = carrier
         budget = dispatch_budget(settings)

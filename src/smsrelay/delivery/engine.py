@@ -16,7 +16,7 @@ from smsrelay.delivery.dispatcher import Dispatcher
 from smsrelay.delivery.matcher import ReceiptMatcher
 from smsrelay.delivery.supervision import start_long_lived
 from smsrelay.domain.replies import DEFAULT_STOP_KEYWORDS
-from smsrelay.store.base import Store
+from smsrelay.store.base import DeliveryStore
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,9 @@ def configured_carrier(settings: Settings) -> Carrier:
 
 
 class DeliveryEngine:
-    def __init__(self, store: Store, settings: Settings, carrier: Carrier | None = None) -> None:
+    def __init__(
+        self, store: DeliveryStore, settings: Settings, carrier: Carrier | None = None
+    ) -> None:
         self.store = store
         self.carrier = carrier or configured_carrier(settings)
         self._connectors = bool(settings.connectors)

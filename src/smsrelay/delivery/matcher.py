@@ -29,8 +29,9 @@ from typing import Generic, TypeVar
 
 import msgspec
 
+from smsrelay.domain.records import Receipt, Reply
 from smsrelay.domain.replies import DEFAULT_STOP_KEYWORDS, is_stop
-from smsrelay.store.base import Receipt, Reply, Store, StoreError
+from smsrelay.store.base import DeliveryStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,9 @@ class _Queue(Generic[T]):
 
 
 class ReceiptMatcher:
-    def __init__(self, store: Store, stop_keywords: frozenset[str] = DEFAULT_STOP_KEYWORDS) -> None:
+    def __init__(
+        self, store: DeliveryStore, stop_keywords: frozenset[str] = DEFAULT_STOP_KEYWORDS
+    ) -> None:
         self._store = store
         self._stop_keywords = stop_keywords
         self._pending: _Queue[Receipt] = _Queue()

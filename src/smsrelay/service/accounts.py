@@ -18,7 +18,8 @@ import phonenumbers
 
 from smsrelay.domain.pricing import PriceTable, Range, money_text
 from smsrelay.domain.problems import Problem, Refused
-from smsrelay.store.base import DEFAULT_TIMEZONE, Account, Store
+from smsrelay.domain.records import DEFAULT_TIMEZONE, Account
+from smsrelay.store.base import ApiStore
 
 KEY_ID_BYTES = 6
 SECRET_BYTES = 32
@@ -34,7 +35,7 @@ def key_id_of(key: str) -> str:
 
 
 async def create_account(
-    store: Store,
+    store: ApiStore,
     name: str,
     *,
     region: str = "FR",
@@ -68,12 +69,12 @@ def thousandths(amount: float) -> int:
     return value
 
 
-async def add_credit(store: Store, account: Account, amount: float) -> int:
+async def add_credit(store: ApiStore, account: Account, amount: float) -> int:
     """Add credit (negative: take it back); the new balance, in thousandths."""
     return await store.add_credit(account.id, thousandths(amount))
 
 
-async def create_api_key(store: Store, account: Account) -> str:
+async def create_api_key(store: ApiStore, account: Account) -> str:
     """A new key for `account`; the only moment the full key exists anywhere."""
     key_id = secrets.token_hex(KEY_ID_BYTES)
     secret = secrets.token_urlsafe(SECRET_BYTES)
@@ -81,11 +82,11 @@ async def create_api_key(store: Store, account: Account) -> str:
     return f"{key_id}.{secret}"
 
 
-async def revoke_api_key(store: Store, key: str) -> bool:
+async def revoke_api_key(store: ApiStore, key: str) -> bool:
     return await store.revoke_api_key(key_id_of(key), int(time.time()))
 
 
-async def authenticate(store: Store, key: object) -> Account:
+async def authenticate(store: ApiStore, key: object) -> Account:
     """The account behind `key`; refuses missing (1) and wrong or revoked keys (10)."""
     if key is None or key == "":
         raise Refused(Problem.API_KEY_REQUIRED)
@@ -124,7 +125,7 @@ class MeAnswer(msgspec.Struct):
 
 
 async def me(
-    store: Store, account: Account, prices: PriceTable, currency: str, now: float
+    store: ApiStore, account: Account, prices: PriceTable, currency: str, now: float
 ) -> MeAnswer:
     """The account's balance, and what it buys at home (its own region's prices).
 

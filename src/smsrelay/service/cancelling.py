@@ -14,8 +14,9 @@ from typing import Any
 import msgspec
 
 from smsrelay.domain.problems import Language, Problem, Refused
+from smsrelay.domain.records import Account, Cancellation
 from smsrelay.service.statuses import required_id
-from smsrelay.store.base import Account, Cancellation, Store
+from smsrelay.store.base import ApiStore
 
 NOTICE = 5 * 60.0  # seconds before the scheduled time after which a send is locked
 _CANCELLED = {"fr": "L'envoi du SMS a été annulé.", "en": "The SMS send was cancelled."}
@@ -34,7 +35,7 @@ class CancelAnswer(msgspec.Struct):
 
 
 async def cancel(
-    store: Store,
+    store: ApiStore,
     account: Account,
     params: Mapping[str, Any],
     language: Language,

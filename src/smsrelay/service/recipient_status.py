@@ -17,10 +17,11 @@ import msgspec
 from smsrelay.domain.phone import to_e164
 from smsrelay.domain.pricing import money
 from smsrelay.domain.problems import FieldError, Problem, Refused
+from smsrelay.domain.records import Account, RecipientView
 from smsrelay.domain.status import public_status
 from smsrelay.service.send_request import text_of
 from smsrelay.service.statuses import required_id
-from smsrelay.store.base import Account, RecipientView, Store
+from smsrelay.store.base import ApiStore
 
 PAGE_SIZE = 500
 _MAX_PAGE_DIGITS = 9  # beyond, the offset would not fit SQLite's integers anyway
@@ -71,7 +72,7 @@ def _item(recipient: RecipientView) -> RecipientItem:
 
 
 async def message_status(
-    store: Store, account: Account, params: Mapping[str, Any], currency: str
+    store: ApiStore, account: Account, params: Mapping[str, Any], currency: str
 ) -> MessageStatusAnswer:
     message_id = required_id(
         params.get("messageId"), Problem.MESSAGE_ID_REQUIRED, Problem.NUMBER_NOT_FOUND
@@ -98,7 +99,7 @@ async def message_status(
 
 
 async def bulk_status(
-    store: Store, account: Account, params: Mapping[str, Any]
+    store: ApiStore, account: Account, params: Mapping[str, Any]
 ) -> BulkStatusAnswer:
     message_id = required_id(
         params.get("messageId"), Problem.MESSAGE_ID_REQUIRED, Problem.MESSAGE_NOT_FOUND
@@ -109,7 +110,9 @@ async def bulk_status(
     return BulkStatusAnswer(True, 200, str(message_id), [_item(r) for r in recipients])
 
 
-async def tag_status(store: Store, account: Account, params: Mapping[str, Any]) -> TagStatusAnswer:
+async def tag_status(
+    store: ApiStore, account: Account, params: Mapping[str, Any]
+) -> TagStatusAnswer:
     tag = text_of(params.get("tag"))
     if not tag:
         raise Refused(Problem.TAG_REQUIRED)

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from smsrelay.domain.problems import FieldError, Problem, Refused
+from smsrelay.domain.records import Account
 from smsrelay.domain.schedule import hold_until, read_schedule
 from smsrelay.domain.segments import MAX_PARTS, Segmentation, segment
-from smsrelay.store.base import Account
 
 MAX_RECIPIENTS = 500
 LOW_COST_MAX_CHARACTERS = 160

@@ -23,6 +23,7 @@ from smsrelay.config import ConfigError, Settings
 from smsrelay.domain.phone import region_of, sms_e164
 from smsrelay.domain.pricing import DEFAULT_PRICE_TABLE, PriceTable, Range, money
 from smsrelay.domain.problems import Problem, Refused
+from smsrelay.domain.records import Account, NewMessage, NewRecipient, NotEnoughCredit
 from smsrelay.domain.schedule import local_text
 from smsrelay.service.send_request import (
     LOW_COST,
@@ -33,7 +34,7 @@ from smsrelay.service.send_request import (
     read_text,
     text_of,
 )
-from smsrelay.store.base import Account, NewMessage, NewRecipient, NotEnoughCredit, Store
+from smsrelay.store.base import ApiStore
 
 UNSET = msgspec.UNSET
 
@@ -101,7 +102,7 @@ class BulkAnswer(msgspec.Struct):
 
 
 async def send(
-    store: Store,
+    store: ApiStore,
     account: Account,
     rules: SendingRules,
     params: Mapping[str, Any],
@@ -140,7 +141,7 @@ async def send(
 
 
 async def bulk_send(
-    store: Store,
+    store: ApiStore,
     account: Account,
     rules: SendingRules,
     params: Mapping[str, Any],
@@ -219,7 +220,7 @@ def _bulk_recipient(
 
 
 async def _store(
-    store: Store,
+    store: ApiStore,
     account: Account,
     options: SendOptions,
     text: str | None,

@@ -21,8 +21,9 @@ import msgspec
 
 from smsrelay.domain.phone import quick_e164, to_e164
 from smsrelay.domain.problems import Language, Problem, Refused
+from smsrelay.domain.records import Account, Pair, StatusRow
 from smsrelay.domain.status import PUBLIC_BY_VALUE
-from smsrelay.store.base import Account, Pair, StatusRow, Store
+from smsrelay.store.base import ApiStore
 
 MAX_PAIRS = 500
 _MAX_ID = 2**63 - 1
@@ -129,7 +130,7 @@ class _Batch(NamedTuple):
 
 
 async def multi_status(
-    store: Store, account: Account, items: Sequence[Mapping[str, Any]], language: Language
+    store: ApiStore, account: Account, items: Sequence[Mapping[str, Any]], language: Language
 ) -> list[StatusItem]:
     """One answer per requested pair, in request order, duplicates included.
 
@@ -157,7 +158,7 @@ async def multi_status(
     return answers.results  # type: ignore[return-value]  # every index was filled
 
 
-async def _lookup(store: Store, account: Account, batch: _Batch) -> dict[Pair, StatusRow]:
+async def _lookup(store: ApiStore, account: Account, batch: _Batch) -> dict[Pair, StatusRow]:
     return await store.lookup_statuses(account.id, batch.keys) if batch.keys else {}
 
 

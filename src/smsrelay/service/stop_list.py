@@ -16,10 +16,11 @@ import msgspec
 
 from smsrelay.domain.phone import to_e164
 from smsrelay.domain.problems import Problem, Refused
+from smsrelay.domain.records import Account
 from smsrelay.domain.schedule import local_text
 from smsrelay.service.send_request import text_of
 from smsrelay.service.statuses import required_id
-from smsrelay.store.base import Account, Store
+from smsrelay.store.base import ApiStore
 
 
 class StopItem(msgspec.Struct, gc=False):
@@ -46,7 +47,7 @@ class StopDeleteAnswer(msgspec.Struct):
     code: int
 
 
-async def list_stops(store: Store, account: Account) -> StopListAnswer:
+async def list_stops(store: ApiStore, account: Account) -> StopListAnswer:
     zone = ZoneInfo(account.timezone)
     entries = await store.list_stops(account.id)
     items = [
@@ -61,7 +62,7 @@ async def list_stops(store: Store, account: Account) -> StopListAnswer:
 
 
 async def add_stop(
-    store: Store, account: Account, params: Mapping[str, Any], now: float | None = None
+    store: ApiStore, account: Account, params: Mapping[str, Any], now: float | None = None
 ) -> StopAddAnswer:
     raw = text_of(params.get("phoneNumber"))
     if not raw:
@@ -78,7 +79,7 @@ async def add_stop(
 
 
 async def delete_stop(
-    store: Store, account: Account, params: Mapping[str, Any]
+    store: ApiStore, account: Account, params: Mapping[str, Any]
 ) -> StopDeleteAnswer:
     # An id is read like a message id: a number, or a string of digits.
     stop_id = required_id(params.get("id"), Problem.STOP_ID_REQUIRED, Problem.STOP_NOT_FOUND)

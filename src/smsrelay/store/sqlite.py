@@ -12,21 +12,20 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from smsrelay.domain.status import State
-from smsrelay.store.base import (
+from smsrelay.domain.records import (
     DEFAULT_TIMEZONE,
     Account,
     ApiKey,
     Cancellation,
-    ConflictError,
     NewMessage,
     NotEnoughCredit,
     Pair,
     RecipientView,
     StatusRow,
     StopEntry,
-    StoreError,
 )
+from smsrelay.domain.status import State
+from smsrelay.store.base import ConflictError, StoreError
 from smsrelay.store.migrations import migration_files, split_statements
 from smsrelay.store.sqlite_connection import INSERT_EVENT, encode_json
 from smsrelay.store.sqlite_delivery import DeliveryQueries

@@ -18,10 +18,7 @@ from typing import Any, Self
 
 import msgspec
 
-from smsrelay.store.base import (
-    ConflictError,
-    StoreError,
-)
+from smsrelay.store.base import ConflictError, StoreError
 
 encode_json = msgspec.json.Encoder().encode
 

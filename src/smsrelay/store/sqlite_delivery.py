@@ -14,8 +14,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from smsrelay.domain.status import State, public_change
-from smsrelay.store.base import (
+from smsrelay.domain.records import (
     AmbiguousReport,
     AwaitingReport,
     Outbound,
@@ -23,6 +22,7 @@ from smsrelay.store.base import (
     Reply,
     Submission,
 )
+from smsrelay.domain.status import State, public_change
 from smsrelay.store.sqlite_connection import INSERT_EVENT, SQLiteConnection
 from smsrelay.store.sqlite_reports import (
     SET_STATE,

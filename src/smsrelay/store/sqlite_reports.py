@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 
 from smsrelay.domain.phone import region_of
+from smsrelay.domain.records import Receipt
 from smsrelay.domain.report_effect import report_effect
 from smsrelay.domain.report_matching import (
     EARLY,
@@ -33,7 +34,6 @@ from smsrelay.domain.report_matching import (
     regions_of_prefixes,
 )
 from smsrelay.domain.status import AWAITING_REPORT, State, public_change
-from smsrelay.store.base import Receipt
 from smsrelay.store.sqlite_connection import INSERT_EVENT, encode_json
 
 log = logging.getLogger(__name__)

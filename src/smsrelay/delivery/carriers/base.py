@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from smsrelay.store.base import AwaitingReport, Outbound, Receipt, Reply, Submission
+from smsrelay.domain.records import AwaitingReport, Outbound, Receipt, Reply, Submission
 
 # Both return a future that is done once what they were given is durably stored: a
 # carrier acknowledges it to the operator then, and not before. A carrier whose operator

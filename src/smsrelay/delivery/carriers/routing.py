@@ -13,8 +13,8 @@ import asyncio
 from collections.abc import Mapping, Sequence
 
 from smsrelay.delivery.carriers.base import Carrier, ReplySink, ReportSink
+from smsrelay.domain.records import AwaitingReport, Outbound, Submission
 from smsrelay.domain.status import State
-from smsrelay.store.base import AwaitingReport, Outbound, Submission
 
 NO_ROUTE = "no connector serves this number"
 

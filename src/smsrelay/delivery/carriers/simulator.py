@@ -32,8 +32,8 @@ from typing import NamedTuple
 from smsrelay.config import SimulatorSettings
 from smsrelay.delivery.carriers.base import ReplySink, ReportSink
 from smsrelay.delivery.supervision import start_long_lived
+from smsrelay.domain.records import AwaitingReport, Outbound, Receipt, Reply, Submission
 from smsrelay.domain.status import State
-from smsrelay.store.base import AwaitingReport, Outbound, Receipt, Reply, Submission
 
 log = logging.getLogger(__name__)
 

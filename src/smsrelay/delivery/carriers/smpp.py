@@ -46,6 +46,7 @@ from smsrelay.delivery.carriers.smpp_inbound import Inbound
 from smsrelay.delivery.carriers.smpp_link import SmppLink
 from smsrelay.delivery.supervision import backoff
 from smsrelay.domain.receipts import normalise_operator_id
+from smsrelay.domain.records import AwaitingReport, Outbound, Submission
 from smsrelay.domain.segments import Encoding
 from smsrelay.domain.status import State
 from smsrelay.smpp.codec import ShortMessage, encode_sm
@@ -65,7 +66,6 @@ from smsrelay.smpp.pdu import (
 )
 from smsrelay.smpp.session import Session
 from smsrelay.smpp.text import Part, encode_parts
-from smsrelay.store.base import AwaitingReport, Outbound, Submission
 
 log = logging.getLogger(__name__)
 

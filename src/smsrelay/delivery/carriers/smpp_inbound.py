@@ -26,6 +26,7 @@ from typing import Final
 from smsrelay.delivery.carriers.base import ReplySink, ReportSink
 from smsrelay.domain.phone import to_e164
 from smsrelay.domain.receipts import IdEncoding, normalise_operator_id, read_receipt
+from smsrelay.domain.records import Receipt, Reply
 from smsrelay.domain.report_matching import read_handset
 from smsrelay.smpp.codec import ShortMessage, decode_sm
 from smsrelay.smpp.errors import PduError
@@ -44,7 +45,6 @@ from smsrelay.smpp.pdu import (
 )
 from smsrelay.smpp.session import Session
 from smsrelay.smpp.text import decode_text, payload, split_udh
-from smsrelay.store.base import Receipt, Reply
 
 log = logging.getLogger(__name__)
 
