@@ -131,6 +131,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # How long the server waits for another process's write lock (the CLI's, a backup's)
     # before answering "try again": its event loop waits with it.
     sqlite_busy_timeout: float = 1.0
+    # PostgreSQL (database = "postgresql://user@host:port/dbname"): connections each
+    # process keeps open to the server. The API and its delivery worker have a pool each.
+    postgres_pool_size: Annotated[int, msgspec.Meta(ge=1)] = 10
     # process: the delivery engine (dispatcher, reports, operator) runs in a process of
     # its own, on another core; inline: in the API's event loop (tests, tiny machines).
     delivery: Literal["process", "inline"] = "process"
