@@ -1,13 +1,10 @@
 """Delivery reports in the SQLite store: read the SMS each could be about, write the result.
 
-Which SMS a report is about is `domain.report_matching.choose`'s decision; here are only
+What a batch changes is `domain.report_batch.judge_reports`'s decision; here are only
 the reads that feed it and the writes that follow, batched: for a batch, one statement
 reads the one-part SMS recorded with its ids, one the parts of long SMS, one the other
-parts of those long SMS; the changes go out with `executemany`. Reports for the same SMS
-may share a batch (ENROUTE then DELIVRD, or a duplicate): each is judged against the
-state the previous one left. A state moves only as `domain.status.advance` allows, and
-every change goes into `status_events`: what each report changes is
-`domain.report_effect.report_effect`'s decision.
+parts of those long SMS; the changes go out with `executemany`, each recipient's with
+its `status_events` row.
 
 These run inside the caller's write transaction: the matcher's, or the dispatcher's when
 it records the submissions that early reports were waiting for.
@@ -22,13 +19,9 @@ from collections.abc import Iterable, Sequence
 
 from smsrelay.domain.phone import region_of
 from smsrelay.domain.records import Receipt
-from smsrelay.domain.report_effect import report_effect
+from smsrelay.domain.report_batch import Key, Recorded, handsets, judge_reports
 from smsrelay.domain.report_matching import (
-    EARLY,
     Ambiguous,
-    Candidate,
-    Matched,
-    choose,
     concerns,
     numbers_named,
     regions_of_prefixes,
@@ -38,7 +31,6 @@ from smsrelay.store.sqlite_connection import INSERT_EVENT, encode_json
 
 log = logging.getLogger(__name__)
 
-Key = tuple[int, int, str]  # account, message, phone: one recipient
 Ref = tuple[str, str]  # carrier, operator id
 
 # CROSS JOIN pins the loop order: walk the batch's ids, probe the index for each.
@@ -111,44 +103,22 @@ def state_change(key: Key, current: State, new: State, now: float) -> tuple[obje
     return (new, public_change(current, new), int(now), new in AWAITING_REPORT, *key)
 
 
-class _Recorded:
-    """What the store holds of the SMS a batch's ids name, kept up to date as it is applied."""
-
-    def __init__(self) -> None:
-        self.named: dict[Ref, list[tuple[Key, int | None]]] = {}
-        self.recipients: dict[Key, State] = {}
-        self.parts: dict[Key, dict[int, State]] = {}
-
-    def candidates(self, receipt: Receipt) -> list[Candidate]:
-        found = []
-        for key, part in self.named.get((receipt.carrier, receipt.operator_ref), []):
-            recipient = self.recipients[key]
-            state = recipient if part is None else self.parts[key][part]
-            found.append(Candidate(*key, part, state, recipient))
-        return found
-
-
-def _read_recorded(db: sqlite3.Connection, receipts: Sequence[Receipt]) -> _Recorded:
-    recorded = _Recorded()
+def _read_recorded(db: sqlite3.Connection, receipts: Sequence[Receipt]) -> Recorded:
+    recorded = Recorded()
     refs_by_carrier: dict[str, set[str]] = {}
     for receipt in receipts:
         refs_by_carrier.setdefault(receipt.carrier, set()).add(receipt.operator_ref)
-    long_sms: set[Key] = set()
     for carrier, refs in refs_by_carrier.items():
         params = (encode_json(list(refs)).decode(), carrier)
         for ref, account_id, message_id, phone, state in db.execute(_ONE_PART, params):
-            key = (account_id, message_id, phone)
-            recorded.named.setdefault((carrier, ref), []).append((key, None))
-            recorded.recipients[key] = State(state)
+            recorded.add(carrier, ref, (account_id, message_id, phone), None, State(state))
         for ref, account_id, message_id, phone, part, state in db.execute(_PARTS, params):
-            key = (account_id, message_id, phone)
-            recorded.named.setdefault((carrier, ref), []).append((key, part))
-            recorded.recipients[key] = State(state)
-            long_sms.add(key)
+            recorded.add(carrier, ref, (account_id, message_id, phone), part, State(state))
+    long_sms = recorded.long_sms
     if long_sms:
         rows = db.execute(_SIBLING_PARTS, (encode_json(list(long_sms)).decode(),))
         for account_id, message_id, phone, part, state in rows:
-            recorded.parts.setdefault((account_id, message_id, phone), {})[part] = State(state)
+            recorded.add_part_state((account_id, message_id, phone), part, State(state))
     return recorded
 
 
@@ -214,51 +184,23 @@ def apply_reports(
     """Apply a batch of reports; how many recipients changed. `warned` holds the
     connectors already said to send receipts that name no handset, and gains the new."""
     recorded = _read_recorded(db, receipts)
-    sending = _Sending(
-        db, [r.phone for r in receipts if r.phone is not None], [k[2] for k in recorded.recipients]
+    sending = _Sending(db, handsets(receipts), [key[2] for key in recorded.recipients])
+    changes = judge_reports(receipts, recorded, sending)
+    for receipt in changes.on_id_alone:
+        _warn_no_handset(receipt, warned)
+    db.executemany(_SET_PART, [(c.state, *c.key, c.part) for c in changes.parts])
+    db.executemany(
+        SET_STATE, [state_change(c.key, c.was, c.state, now) for c in changes.recipients]
     )
-    recipient_changes: list[tuple[object, ...]] = []
-    part_changes: list[tuple[object, ...]] = []
-    events: list[tuple[object, ...]] = []
-    early: list[Receipt] = []
-    ambiguous: list[tuple[Receipt, Ambiguous]] = []
-    changed = 0
-    for receipt in receipts:
-        match = choose(receipt.phone, recorded.candidates(receipt), sending)
-        if isinstance(match, Matched | Ambiguous) and match.on_id_alone:
-            _warn_no_handset(receipt, warned)
-        if isinstance(match, Ambiguous):
-            ambiguous.append((receipt, match))
-            continue
-        if not isinstance(match, Matched):
-            if match is EARLY:
-                early.append(receipt)
-            continue  # LATE: about an SMS already final, nothing to change
-        candidate = match.candidate
-        key = (candidate.account_id, candidate.message_id, candidate.phone)
-        effect = report_effect(
-            candidate, recorded.parts.get(key, {}), receipt.state, receipt.detail
-        )
-        if effect.part is not None and candidate.part is not None:
-            recorded.parts[key][candidate.part] = effect.part
-            part_changes.append((effect.part, *key, candidate.part))
-            events.append((*key, now, effect.part, receipt.carrier, effect.part_detail))
-        new = effect.recipient
-        if new is None:
-            continue
-        recorded.recipients[key] = new
-        recipient_changes.append(state_change(key, candidate.recipient_state, new, now))
-        events.append((*key, now, new, receipt.carrier, effect.detail))
-        changed += 1
-    db.executemany(_SET_PART, part_changes)
-    db.executemany(SET_STATE, recipient_changes)
-    db.executemany(INSERT_EVENT, events)
+    db.executemany(
+        INSERT_EVENT, [(*c.key, now, c.state, c.source, c.detail) for c in changes.changes]
+    )
     db.executemany(
         _INSERT_EARLY,
-        [(r.carrier, r.operator_ref, r.phone, r.state, r.at, r.detail) for r in early],
+        [(r.carrier, r.operator_ref, r.phone, r.state, r.at, r.detail) for r in changes.early],
     )
-    _keep_ambiguous(db, ambiguous)
-    return changed
+    _keep_ambiguous(db, changes.ambiguous)
+    return len(changes.recipients)
 
 
 def _keep_ambiguous(db: sqlite3.Connection, found: Sequence[tuple[Receipt, Ambiguous]]) -> None:
