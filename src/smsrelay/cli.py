@@ -19,12 +19,13 @@ import typer
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
+from smsrelay.composition import store_for
 from smsrelay.config import ConfigError, Settings, load_settings
 from smsrelay.domain.pricing import money_text
 from smsrelay.domain.records import DEFAULT_TIMEZONE, Account, NotEnoughCredit
 from smsrelay.service import accounts
 from smsrelay.service.sending import SendingRules
-from smsrelay.store import Store, StoreError, open_store
+from smsrelay.store import Store, StoreError
 
 app = typer.Typer(help="smsrelay: a self-hosted SMS platform speaking the SMS Partner v1 API.")
 account_app = typer.Typer(help="Manage accounts.")
@@ -38,7 +39,11 @@ T = TypeVar("T")
 
 DatabaseOption = Annotated[
     str | None,
-    typer.Option("--database", help="sqlite:///PATH (default sqlite:///var/smsrelay.db)"),
+    typer.Option(
+        "--database",
+        help="sqlite:///PATH (default sqlite:///var/smsrelay.db)"
+        " or postgresql://user@host:port/dbname",
+    ),
 ]
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML settings file", exists=True, dir_okay=False)
@@ -61,7 +66,7 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
     """Run `work` against a migrated store, mapping store failures to a clean exit."""
 
     async def run() -> T:
-        store = open_store(settings.database, synchronous=settings.sqlite_synchronous)
+        store = store_for(settings, "command")
         try:
             await store.migrate()
             return await work(store)

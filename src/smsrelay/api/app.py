@@ -19,13 +19,10 @@ from starlette.routing import Route
 
 from smsrelay.api.endpoint import Context, render, render_refusal
 from smsrelay.api.routes import V1_ROUTES
+from smsrelay.composition import api_parts
 from smsrelay.config import Settings
-from smsrelay.delivery.engine import DeliveryEngine
-from smsrelay.delivery.inline import InlineDelivery
-from smsrelay.delivery.worker import DeliveryWorker
 from smsrelay.domain.problems import Problem, Refused
 from smsrelay.service.sending import SendingRules
-from smsrelay.store import open_store
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
@@ -53,30 +50,15 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = open_store(
-            settings.database,
-            synchronous=settings.sqlite_synchronous,
-            busy_timeout=settings.sqlite_busy_timeout,
-        )
-        await store.migrate()
-        delivery = (
-            DeliveryWorker(settings)
-            if settings.delivery == "process"
-            else InlineDelivery(lambda: DeliveryEngine(store, settings))
-        )
-        await delivery.start()
-        app.state.delivery = delivery
-        app.state.context = Context(settings, store, delivery.wake, rules)
-        # Everything built until now (modules, phone metadata, the app) lives as long
-        # as the process: out of the collector's sight, full collections stay short
-        # instead of pausing requests for 20-30 ms.
-        gc.collect()
-        gc.freeze()
-        try:
+        async with api_parts(settings) as (store, delivery):
+            app.state.delivery = delivery
+            app.state.context = Context(settings, store, delivery.wake, rules)
+            # Everything built until now (modules, phone metadata, the app) lives as long
+            # as the process: out of the collector's sight, full collections stay short
+            # instead of pausing requests for 20-30 ms.
+            gc.collect()
+            gc.freeze()
             yield
-        finally:
-            await delivery.stop()
-            await store.close()
 
     app = Starlette(
         routes=[Route("/health", _health), *V1_ROUTES],

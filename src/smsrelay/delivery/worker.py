@@ -34,11 +34,11 @@ from typing import Any, Final
 
 import uvloop
 
+from smsrelay.composition import store_for
 from smsrelay.config import Settings
 from smsrelay.delivery.carriers.base import Carrier
 from smsrelay.delivery.engine import DeliveryEngine
 from smsrelay.delivery.supervision import RestartPauses, death_of, start_long_lived
-from smsrelay.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -252,13 +252,7 @@ async def _serve(
         stopping.set()
 
     loop.set_exception_handler(on_loop_fault)
-    store = open_store(
-        settings.database,
-        synchronous=settings.sqlite_synchronous,
-        # Its writes can wait (a client waits for the API's), so it waits longer.
-        busy_timeout=max(settings.sqlite_busy_timeout, 30.0),
-        background=True,
-    )
+    store = store_for(settings, "delivery")
     engine = DeliveryEngine(store, settings, carrier)
 
     def on_wake() -> None:

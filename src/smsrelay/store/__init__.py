@@ -19,6 +19,13 @@ def sqlite_path(url: str) -> Path:
 
 
 def open_store(
-    url: str, *, synchronous: str = "FULL", busy_timeout: float = 10.0, background: bool = False
+    url: str,
+    *,
+    synchronous: str = "FULL",
+    busy_timeout: float = 10.0,
+    background: bool = False,
+    pool_size: int = 10,
 ) -> Store:
+    """`synchronous`, `busy_timeout` and `background` are SQLite's; `pool_size`,
+    the connections a PostgreSQL store keeps open."""
     return SQLiteStore.open(sqlite_path(url), synchronous, busy_timeout, background)
