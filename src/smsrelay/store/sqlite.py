@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from smsrelay.domain.cancelling import cancellation
 from smsrelay.domain.records import (
     DEFAULT_TIMEZONE,
     Account,
@@ -240,12 +241,9 @@ class SQLiteStore(DeliveryQueries):
             if row is None:
                 return Cancellation.NOT_FOUND
             send_at, cancelled_at, charged, sandbox = row
-            if cancelled_at is not None:
-                return Cancellation.ALREADY_CANCELLED
-            if sandbox or send_at is None or send_at <= now:
-                return Cancellation.ALREADY_SENT
-            if send_at - now < notice:
-                return Cancellation.TOO_LATE
+            outcome = cancellation(send_at, cancelled_at, bool(sandbox), now, notice)
+            if outcome is not Cancellation.CANCELLED:
+                return outcome
             db.execute("UPDATE messages SET cancelled_at = ? WHERE id = ?", (int(now), message_id))
             keys = db.execute(
                 "UPDATE recipients SET state = ?, status_at = ?, due_at = NULL"
