@@ -11,6 +11,7 @@ date moves with them.
 from __future__ import annotations
 
 import enum
+from typing import NamedTuple
 
 
 class State(enum.StrEnum):
@@ -111,3 +112,20 @@ def combine(parts: list[State]) -> State:
     if all(state is State.DELIVERED for state in parts):
         return State.DELIVERED
     return min((s for s in parts if s is not State.DELIVERED), key=_RANK.__getitem__)
+
+
+class StatusChange(NamedTuple):
+    """One change of a recipient's state, or of a part's, as its history keeps it.
+
+    Every store writes each change it makes through one function of its own, in the
+    transaction that makes it (the history, and later what is pushed to the customer,
+    can then never miss one). A tuple: a claim or a send writes 500 of them at once.
+    """
+
+    account_id: int
+    message_id: int
+    phone: str
+    at: float
+    state: State
+    source: str  # who made it: api, dispatcher, a connector, validity, restart, sandbox
+    detail: str | None = None

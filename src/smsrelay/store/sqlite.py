@@ -25,10 +25,10 @@ from smsrelay.domain.records import (
     StatusRow,
     StopEntry,
 )
-from smsrelay.domain.status import State
+from smsrelay.domain.status import State, StatusChange
 from smsrelay.store.base import ConflictError, StoreError
 from smsrelay.store.migrations import migration_files, split_statements
-from smsrelay.store.sqlite_connection import INSERT_EVENT, encode_json
+from smsrelay.store.sqlite_connection import encode_json, record_changes
 from smsrelay.store.sqlite_delivery import DeliveryQueries
 
 # CROSS JOIN pins the loop order: walk the 500 requested pairs, probe the primary key for
@@ -199,10 +199,10 @@ class SQLiteStore(DeliveryQueries):
                     for r in message.recipients
                 ],
             )
-            db.executemany(
-                INSERT_EVENT,
+            record_changes(
+                db,
                 [
-                    (message.account_id, message_id, r.phone, now, initial, source, None)
+                    StatusChange(message.account_id, message_id, r.phone, now, initial, source)
                     for r in message.recipients
                 ],
             )
@@ -251,8 +251,8 @@ class SQLiteStore(DeliveryQueries):
                 " RETURNING account_id, message_id, phone",
                 (State.CANCELLED, int(now), account_id, message_id, State.ACCEPTED),
             ).fetchall()
-            db.executemany(
-                INSERT_EVENT, [(*key, now, State.CANCELLED, "api", None) for key in keys]
+            record_changes(
+                db, [StatusChange(a, m, p, now, State.CANCELLED, "api") for a, m, p in keys]
             )
             db.execute(
                 "UPDATE accounts SET credits = credits + ? WHERE id = ?", (charged, account_id)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Self
 
 import msgspec
 
+from smsrelay.domain.status import StatusChange
 from smsrelay.store.base import ConflictError, StoreError
 
 encode_json = msgspec.json.Encoder().encode
@@ -27,10 +28,16 @@ encode_json = msgspec.json.Encoder().encode
 # they try less often and leave the lock to the API when both want it.
 _PAUSES = {False: (0.0002, 0.001), True: (0.002, 0.02)}
 
-INSERT_EVENT = (
+_INSERT_EVENT = (
     "INSERT INTO status_events (account_id, message_id, phone, at, state, source, detail)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+def record_changes(db: sqlite3.Connection, changes: Iterable[StatusChange]) -> None:
+    """The one way this store records a change of state: its `status_events` row, in
+    the caller's transaction."""
+    db.executemany(_INSERT_EVENT, changes)
 
 
 def _enter_wal(db: sqlite3.Connection, busy_timeout: float) -> None:

@@ -22,8 +22,8 @@ from smsrelay.domain.records import (
     Reply,
     Submission,
 )
-from smsrelay.domain.status import State, public_change
-from smsrelay.store.sqlite_connection import INSERT_EVENT, SQLiteConnection
+from smsrelay.domain.status import State, StatusChange, public_change
+from smsrelay.store.sqlite_connection import SQLiteConnection, record_changes
 from smsrelay.store.sqlite_reports import (
     SET_STATE,
     apply_reports,
@@ -60,8 +60,8 @@ class DeliveryQueries(SQLiteConnection):
             " WHERE account_id = ? AND message_id = ? AND phone = ?",
             keys,
         )
-        db.executemany(
-            INSERT_EVENT, [(*key, now, State.QUEUED, "dispatcher", None) for key in keys]
+        record_changes(
+            db, [StatusChange(a, m, p, now, State.QUEUED, "dispatcher") for a, m, p in keys]
         )
         return [Outbound(*row) for row in rows]
 
@@ -75,8 +75,8 @@ class DeliveryQueries(SQLiteConnection):
                 " WHERE account_id = ? AND message_id = ? AND phone = ?",
                 [(now, *key) for key in keys],
             )
-            db.executemany(
-                INSERT_EVENT, [(*key, now, State.ACCEPTED, "restart", None) for key in keys]
+            record_changes(
+                db, [StatusChange(a, m, p, now, State.ACCEPTED, "restart") for a, m, p in keys]
             )
         return len(keys)
 
@@ -128,10 +128,10 @@ class DeliveryQueries(SQLiteConnection):
                     for part, ref in enumerate(s.operator_refs, 1)
                 ],
             )
-            db.executemany(
-                INSERT_EVENT,
+            record_changes(
+                db,
                 [
-                    (
+                    StatusChange(
                         s.account_id,
                         s.message_id,
                         s.phone,
@@ -177,9 +177,12 @@ class DeliveryQueries(SQLiteConnection):
                     for a, m, p, state in rows
                 ],
             )
-            db.executemany(
-                INSERT_EVENT,
-                [(*row[:3], now, State.EXPIRED, "validity", "no final report") for row in rows],
+            record_changes(
+                db,
+                [
+                    StatusChange(a, m, p, now, State.EXPIRED, "validity", "no final report")
+                    for a, m, p, _ in rows
+                ],
             )
         return len(rows)
 
@@ -259,21 +262,29 @@ class DeliveryQueries(SQLiteConnection):
                 matched += 1
                 if not reply.stop:
                     continue
-                *key, state = found
+                account_id, message_id, phone, state = found
                 db.execute(
                     "INSERT INTO stop_list (account_id, phone, source, created_at)"
                     " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (key[0], key[2], reply.carrier, int(reply.at)),
+                    (account_id, phone, reply.carrier, int(reply.at)),
                 )
                 db.execute(
                     "UPDATE recipients SET stop_sms = 1"
                     " WHERE account_id = ? AND message_id = ? AND phone = ?",
-                    key,
+                    (account_id, message_id, phone),
                 )
                 # The state does not change; the history still says when and why the
                 # recipient asked to stop.
-                detail = f"STOP reply: {reply.text}"
-                db.execute(INSERT_EVENT, (*key, now, state, reply.carrier, detail))
+                stopped = StatusChange(
+                    account_id,
+                    message_id,
+                    phone,
+                    now,
+                    State(state),
+                    reply.carrier,
+                    f"STOP reply: {reply.text}",
+                )
+                record_changes(db, [stopped])
         return matched
 
 

@@ -26,8 +26,8 @@ from smsrelay.domain.report_matching import (
     numbers_named,
     regions_of_prefixes,
 )
-from smsrelay.domain.status import AWAITING_REPORT, State, public_change
-from smsrelay.store.sqlite_connection import INSERT_EVENT, encode_json
+from smsrelay.domain.status import AWAITING_REPORT, State, StatusChange, public_change
+from smsrelay.store.sqlite_connection import encode_json, record_changes
 
 log = logging.getLogger(__name__)
 
@@ -192,8 +192,8 @@ def apply_reports(
     db.executemany(
         SET_STATE, [state_change(c.key, c.was, c.state, now) for c in changes.recipients]
     )
-    db.executemany(
-        INSERT_EVENT, [(*c.key, now, c.state, c.source, c.detail) for c in changes.changes]
+    record_changes(
+        db, [StatusChange(*c.key, now, c.state, c.source, c.detail) for c in changes.changes]
     )
     db.executemany(
         _INSERT_EARLY,
