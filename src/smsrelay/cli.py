@@ -17,12 +17,14 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
+from rich.console import Console
 from uvicorn.config import STARTUP_FAILURE
 
 from smsrelay.composition import store_for
 from smsrelay.config import ConfigError, Settings, load_settings
 from smsrelay.domain.pricing import money_text
 from smsrelay.domain.records import DEFAULT_TIMEZONE, Account, NotEnoughCredit
+from smsrelay.migrate_data import migrate_data as copy_into_postgresql
 from smsrelay.service import accounts
 from smsrelay.service.sending import SendingRules
 from smsrelay.store import Store, StoreError
@@ -89,6 +91,36 @@ def migrate(database: DatabaseOption = None, config: ConfigOption = None) -> Non
 
     _with_store(settings, work)
     typer.echo(f"database at {settings.database} is up to date")
+
+
+@app.command("migrate-data")
+def migrate_data(
+    source: Annotated[str, typer.Option("--from", help="sqlite:///PATH of the installation")],
+    target: Annotated[str, typer.Option("--to", help="postgresql://user@host:port/dbname")],
+    resume: Annotated[
+        bool,
+        typer.Option(help="go on with a copy that was interrupted (the target holds its rows)"),
+    ] = False,
+    chunk_rows: Annotated[int, typer.Option(min=1, help="rows per committed chunk")] = 5000,
+) -> None:
+    """Copy an installation's SQLite database into PostgreSQL, then compare the counts.
+
+    Accounts, keys (still hashed), messages, recipients, parts, events, STOP lists,
+    replies and the reports kept unapplied. An empty target is required unless --resume.
+    """
+    try:
+        same = copy_into_postgresql(
+            source, target, resume=resume, chunk_rows=chunk_rows, console=Console()
+        )
+    except StoreError as exc:
+        raise _fail(str(exc)) from exc
+    except KeyboardInterrupt:
+        raise _fail(
+            "interrupted: what was copied is kept; run the same command with --resume to go on"
+        ) from None
+    if not same:
+        raise _fail("the counts differ: see the table above")
+    typer.echo(f"copied {source} into {target}")
 
 
 @account_app.command("create")

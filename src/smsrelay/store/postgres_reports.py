@@ -1,0 +1,329 @@
+"""Delivery reports in the PostgreSQL store: read the SMS each could be about, write the result.
+
+What a batch changes is `domain.report_batch.judge_reports`'s decision; here are only
+the reads that feed it and the writes that follow. A batch is read in one statement per
+kind of read, whatever its connectors: the one-part SMS recorded with its ids, the parts
+of long SMS, the other parts of those, each an `unnest` of the batch's arrays probing an
+index; the recipients read are locked until the transaction ends, so two writers never
+judge a recipient against a state the other is changing.
+
+`Sending` (what we know of the numbers we send to) is read only when the judgement asks
+for it, as SQLite's store does; asyncpg cannot read inside a property, so a batch is
+judged first without it and, if the judgement asks, judged again once it is read.
+
+These run inside the caller's write transaction: the matcher's, or the dispatcher's when
+it records the submissions that early reports were waiting for.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Container, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from smsrelay.domain.phone import region_of
+from smsrelay.domain.records import Receipt
+from smsrelay.domain.report_batch import Key, Recorded, ReportChanges, handsets, judge_reports
+from smsrelay.domain.report_matching import (
+    Ambiguous,
+    Sending,
+    concerns,
+    numbers_named,
+    regions_of_prefixes,
+)
+from smsrelay.domain.status import AWAITING_REPORT, State, StatusChange, public_change
+from smsrelay.store.postgres_connection import Connection, columns, record_changes
+
+log = logging.getLogger(__name__)
+
+Ref = tuple[str, str]  # carrier, operator id
+
+# Each walks the batch's arrays and probes an index per element; the recipients found
+# are locked (`FOR UPDATE OF r`). Ordered as SQLite's index walk gives them: candidates,
+# and so what an ambiguous report lists, come out in the same order on both stores.
+_ONE_PART = (
+    "SELECT j.carrier, j.operator_ref, r.account_id, r.message_id, r.phone, r.state"
+    " FROM unnest($1::text[], $2::text[]) AS j (carrier, operator_ref)"
+    " JOIN recipients AS r ON r.carrier = j.carrier AND r.operator_ref = j.operator_ref"
+    " AND r.operator_ref IS NOT NULL"
+    " ORDER BY r.account_id, r.message_id, r.phone FOR UPDATE OF r"
+)
+_PARTS = (
+    "SELECT j.carrier, j.operator_ref, p.account_id, p.message_id, p.phone, p.part, r.state"
+    " FROM unnest($1::text[], $2::text[]) AS j (carrier, operator_ref)"
+    " JOIN parts AS p ON p.carrier = j.carrier AND p.operator_ref = j.operator_ref"
+    " JOIN recipients AS r ON r.account_id = p.account_id AND r.message_id = p.message_id"
+    " AND r.phone = p.phone"
+    " ORDER BY p.account_id, p.message_id, p.phone, p.part FOR UPDATE OF r"
+)
+_SIBLING_PARTS = (
+    "SELECT p.account_id, p.message_id, p.phone, p.part, p.state"
+    " FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS j (account_id, message_id, phone)"
+    " JOIN parts AS p ON p.account_id = j.account_id AND p.message_id = j.message_id"
+    " AND p.phone = j.phone"
+)
+# Locked, so that two dispatchers recording the same id take each early report once.
+# In SQLite's order (the ids as recorded, then each one's reports as kept): reports of
+# the same time are applied in that order.
+_EARLY = (
+    "SELECT e.id, e.carrier, e.operator_ref, e.state, e.at, e.detail, e.phone"
+    " FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS j (carrier, operator_ref, n)"
+    " JOIN early_receipts AS e ON e.carrier = j.carrier AND e.operator_ref = j.operator_ref"
+    " ORDER BY j.n, e.id FOR UPDATE OF e"
+)
+# Of the numbers a batch's handsets may be: which an SMS is pending for (accepted, or
+# claimed), and which any SMS was ever addressed to. Two probes of `recipients_by_phone`
+# for each number.
+NUMBERS = (
+    "SELECT n.phone,"
+    " EXISTS (SELECT 1 FROM recipients AS r"
+    " WHERE r.phone = n.phone AND r.state IN ('accepted', 'queued')),"
+    " EXISTS (SELECT 1 FROM recipients AS r WHERE r.phone = n.phone)"
+    " FROM unnest($1::text[]) AS n (phone)"
+)
+# The first "+" and three digits of every number an SMS was addressed to: a skip scan of
+# `recipients_by_phone`, one probe per prefix (the phone column is COLLATE "C": the next
+# number past "+336:" is the first after every "+336…", ":" following "9").
+REGIONS = (
+    "WITH RECURSIVE addressed (phone) AS ("
+    " SELECT min(phone) FROM recipients"
+    " UNION ALL SELECT (SELECT min(r.phone) FROM recipients AS r"
+    " WHERE r.phone > substr(a.phone, 1, 4) || ':')"
+    " FROM addressed AS a WHERE a.phone IS NOT NULL)"
+    " SELECT substr(phone, 1, 4) FROM addressed WHERE phone IS NOT NULL"
+)
+_INSERT_EARLY = (
+    "INSERT INTO early_receipts (carrier, operator_ref, phone, state, at, detail)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+    " $5::float8[], $6::text[])"
+)
+_INSERT_AMBIGUOUS = (
+    "INSERT INTO ambiguous_receipts"
+    " (carrier, operator_ref, phone, state, at, detail, candidates)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+    " $5::float8[], $6::text[], $7::text[])"
+)
+# One statement per change, in order (`executemany`): a recipient a batch changes twice
+# takes both, as on SQLite.
+_SET_PART = (
+    "UPDATE parts SET state = $1"
+    " WHERE account_id = $2 AND message_id = $3 AND phone = $4 AND part = $5"
+)
+SET_STATE = (
+    "UPDATE recipients SET state = $1,"
+    " status_at = CASE WHEN $2 THEN $3 ELSE status_at END,"
+    " report_until = CASE WHEN $4 THEN report_until END"
+    " WHERE account_id = $5 AND message_id = $6 AND phone = $7"
+)
+
+_encode_json = msgspec.json.Encoder().encode
+
+
+def state_change(key: Key, current: State, new: State, now: float) -> tuple[object, ...]:
+    """Parameters of `SET_STATE`: the public date moves only with the public status."""
+    return (new, public_change(current, new), int(now), new in AWAITING_REPORT, *key)
+
+
+class _SendingAsked(Exception):
+    """The judgement needs `Sending`, which has not been read yet."""
+
+
+class _Unread:
+    """`Sending` before it is read: asking anything stops the judgement."""
+
+    @property
+    def regions(self) -> Collection[str]:
+        raise _SendingAsked
+
+    @property
+    def pending(self) -> Container[str]:
+        raise _SendingAsked
+
+    @property
+    def addressed(self) -> Container[str]:
+        raise _SendingAsked
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    regions: frozenset[str]
+    pending: frozenset[str]
+    addressed: frozenset[str]
+
+
+async def _read_sending(db: Connection, handsets: Iterable[str], phones: Iterable[str]) -> _Read:
+    """`Sending` for a batch naming `handsets` whose candidates are `phones`: the regions
+    we send to, then which numbers the handsets may be in those (and the candidates')
+    regions are pending or addressed, in one statement."""
+    regions = regions_of_prefixes(row[0] for row in await db.fetch(REGIONS))
+    asked_in = regions | {region_of(phone) for phone in phones}
+    asked = sorted({n for handset in handsets for n in numbers_named(handset, asked_in)})
+    pending: set[str] = set()
+    addressed: set[str] = set()
+    for number, is_pending, is_addressed in await db.fetch(NUMBERS, asked):
+        if is_pending:
+            pending.add(number)
+        if is_addressed:
+            addressed.add(number)
+    return _Read(regions, frozenset(pending), frozenset(addressed))
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """The rows read for a batch: `Recorded` is built from them, again if judged again."""
+
+    one_part: list[tuple[str, str, int, int, str, str]]
+    parts: list[tuple[str, str, int, int, str, int, str]]
+    siblings: list[tuple[int, int, str, int, str]]
+
+    def recorded(self) -> Recorded:
+        recorded = Recorded()
+        for carrier, ref, account_id, message_id, phone, state in self.one_part:
+            recorded.add(carrier, ref, (account_id, message_id, phone), None, State(state))
+        for carrier, ref, account_id, message_id, phone, part, state in self.parts:
+            recorded.add(carrier, ref, (account_id, message_id, phone), part, State(state))
+        for account_id, message_id, phone, part, state in self.siblings:
+            recorded.add_part_state((account_id, message_id, phone), part, State(state))
+        return recorded
+
+
+async def _read_rows(db: Connection, receipts: Sequence[Receipt]) -> _Rows:
+    refs = list(dict.fromkeys((r.carrier, r.operator_ref) for r in receipts))
+    one_part = [tuple(row) for row in await db.fetch(_ONE_PART, *columns(refs, 2))]
+    parts = [tuple(row) for row in await db.fetch(_PARTS, *columns(refs, 2))]
+    long_sms = list(dict.fromkeys((row[2], row[3], row[4]) for row in parts))
+    siblings = (
+        [tuple(row) for row in await db.fetch(_SIBLING_PARTS, *columns(long_sms, 3))]
+        if long_sms
+        else []
+    )
+    return _Rows(one_part, parts, siblings)
+
+
+async def _judge(db: Connection, receipts: Sequence[Receipt]) -> ReportChanges:
+    rows = await _read_rows(db, receipts)
+    try:
+        return judge_reports(receipts, rows.recorded(), _Unread())
+    except _SendingAsked:
+        recorded = rows.recorded()
+        phones = [key[2] for key in recorded.recipients]
+        sending = await _read_sending(db, handsets(receipts), phones)
+        return judge_reports(receipts, recorded, sending)
+
+
+async def apply_reports(
+    db: Connection, receipts: Sequence[Receipt], now: float, warned: set[str]
+) -> int:
+    """Apply a batch of reports; how many recipients changed. `warned` holds the
+    connectors already said to send receipts that name no handset, and gains the new."""
+    changes = await _judge(db, receipts)
+    for receipt in changes.on_id_alone:
+        _warn_no_handset(receipt, warned)
+    parts = [(c.state, *c.key, c.part) for c in changes.parts]
+    if parts:
+        await db.executemany(_SET_PART, parts)
+    recipients = [state_change(c.key, c.was, c.state, now) for c in changes.recipients]
+    if recipients:
+        await db.executemany(SET_STATE, recipients)
+    await record_changes(
+        db, [StatusChange(*c.key, now, c.state, c.source, c.detail) for c in changes.changes]
+    )
+    if changes.early:
+        early = [
+            (r.carrier, r.operator_ref, r.phone, r.state, r.at, r.detail) for r in changes.early
+        ]
+        await db.execute(_INSERT_EARLY, *columns(early, 6))
+    if changes.ambiguous:
+        await _keep_ambiguous(db, changes.ambiguous)
+    return len(changes.recipients)
+
+
+def _warn_no_handset(receipt: Receipt, warned: set[str]) -> None:
+    """Once per connector in `warned` (the store's): every receipt it sends is matched on
+    its id alone."""
+    if receipt.carrier in warned:
+        return
+    warned.add(receipt.carrier)
+    log.warning(
+        "connector %s: receipt for operator id %s comes from %s, a number no SMS is sent to:"
+        " its receipts do not name the handset, they are matched on the operator id alone"
+        " (warned once per connector)",
+        receipt.carrier,
+        receipt.operator_ref,
+        receipt.phone,
+    )
+
+
+async def _keep_ambiguous(db: Connection, found: Sequence[tuple[Receipt, Ambiguous]]) -> None:
+    """Keep reports that fit several SMS awaiting a report, and say so: none is guessed."""
+    rows = [
+        (
+            r.carrier,
+            r.operator_ref,
+            r.phone,
+            r.state,
+            r.at,
+            r.detail,
+            _encode_json(
+                [[c.account_id, c.message_id, c.phone, c.part] for c in match.candidates]
+            ).decode(),
+        )
+        for r, match in found
+    ]
+    await db.execute(_INSERT_AMBIGUOUS, *columns(rows, 7))
+    for receipt, match in found:
+        log.warning(
+            "connector %s: report %s for operator id %s, handset %s, fits %d SMS awaiting"
+            " a report (%s): applied to none, kept in ambiguous_receipts",
+            receipt.carrier,
+            receipt.state,
+            receipt.operator_ref,
+            receipt.phone or "not named",
+            len(match.candidates),
+            ", ".join(f"message {c.message_id} to {c.phone}" for c in match.candidates),
+        )
+
+
+async def take_early_reports(
+    db: Connection, recorded: Iterable[tuple[str, str, str]]
+) -> list[Receipt]:
+    """Remove and return, oldest first, the early reports about submissions just recorded.
+
+    `recorded` holds (carrier, operator id, phone) of each part recorded. Which report a
+    submission takes is `domain.report_matching.concerns`'s decision.
+    """
+    phones: dict[Ref, set[str]] = {}
+    for carrier, ref, phone in recorded:
+        phones.setdefault((carrier, ref), set()).add(phone)
+    if not phones or not await db.fetch("SELECT 1 FROM early_receipts LIMIT 1"):
+        return []
+    rows = await db.fetch(_EARLY, *columns(list(phones), 2))
+    if not rows:
+        return []
+    sending: Sending = _Unread()
+    try:
+        taken = _concerned(rows, phones, sending)
+    except _SendingAsked:
+        sending = await _read_sending(
+            db,
+            [row[6] for row in rows if row[6] is not None],
+            {phone for recorded_phones in phones.values() for phone in recorded_phones},
+        )
+        taken = _concerned(rows, phones, sending)
+    if taken:
+        await db.execute(
+            "DELETE FROM early_receipts WHERE id = ANY($1::bigint[])", [row[0] for row in taken]
+        )
+    found = [
+        Receipt(carrier, ref, State(state), at, detail, phone)
+        for _, carrier, ref, state, at, detail, phone in taken
+    ]
+    return sorted(found, key=lambda r: r.at)
+
+
+def _concerned(rows: Sequence[Any], phones: dict[Ref, set[str]], sending: Sending) -> list[Any]:
+    """The rows of `_EARLY` whose report concerns a submission just recorded."""
+    return [row for row in rows if concerns(row[6], phones[(row[1], row[2])], sending)]
