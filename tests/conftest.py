@@ -1,12 +1,15 @@
-"""Fixtures that start real parts: a migrated SQLite file, a uvicorn server on loopback."""
+"""Fixtures that start real parts: a database of each kind (a SQLite file, a PostgreSQL
+database), a uvicorn server on loopback."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import itertools
 import socket
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,8 @@ from smsrelay.service import accounts
 from smsrelay.smsc.settings import SmscSettings
 from smsrelay.store import open_store
 from smsrelay.store.base import Store
+from tests import databases
+from tests.databases import STORE_KINDS, PostgresDatabase
 from tests.smsc.esme import outcomes
 
 T = TypeVar("T")
@@ -35,8 +40,103 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
     for name in list(os.environ):
-        if name.startswith("SMSRELAY_") and name != "SMSRELAY_REQUIRE_POSTGRES":
+        if name.startswith("SMSRELAY_") and name not in (
+            databases.REQUIRE_POSTGRES,
+            "SMSRELAY_TEST_POSTGRES",
+        ):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _one_event_loop_per_test() -> Iterator[None]:
+    """`databases.sync` runs a test's coroutines on one loop; it ends with the test."""
+    yield
+    databases.close_loop()
+
+
+# --- the two kinds of store -------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only: a SQLite behaviour (WAL, lock files, query plans), not a store's"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that reaches a database runs on each kind: `[sqlite]`, `[postgresql]`."""
+    if "store_kind" not in metafunc.fixturenames:
+        return
+    kinds = ["sqlite"] if metafunc.definition.get_closest_marker("sqlite_only") else STORE_KINDS
+    metafunc.parametrize(
+        "store_kind",
+        [
+            pytest.param(kind, marks=[pytest.mark.postgres] if kind == "postgresql" else [])
+            for kind in kinds
+        ],
+        ids=list(kinds),
+        indirect=True,
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Without PostgreSQL, every postgresql test is skipped for one reason: say it in one
+    line of the summary, not in one line per test function."""
+    report = yield
+    if (
+        report.skipped
+        and isinstance(report.longrepr, tuple)
+        and databases.unavailable_message(databases.POSTGRES_ADMIN_URL) in report.longrepr[2]
+    ):
+        checked = inspect.getsourcelines(PostgresDatabase.reachable)[1]
+        report.longrepr = (databases.__file__, checked, report.longrepr[2])
+    return report
+
+
+@pytest.fixture
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[PostgresDatabase]:
+    """This process's PostgreSQL database, migrated; skipped (or failed, in CI) without a
+    server. Checked once: a fixture's failure is kept for the session."""
+    admin_url = databases.POSTGRES_ADMIN_URL
+    if not PostgresDatabase.reachable(admin_url):
+        message = databases.unavailable_message(admin_url)
+        if databases.postgres_required():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    database = PostgresDatabase.create(admin_url)
+    try:
+        database.migrate()
+        databases.current_postgres = database
+        yield database
+    finally:
+        databases.current_postgres = None
+        database.drop()
+
+
+@pytest.fixture
+def new_database(
+    store_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Callable[[], str]:
+    """Gives the URL of an empty database of the test's kind at each call: a new SQLite
+    file, or this process's PostgreSQL database emptied."""
+    if store_kind == "postgresql":
+        postgres: PostgresDatabase = request.getfixturevalue("postgres_database")
+        return postgres.empty
+    numbers = itertools.count(1)
+
+    def new_file() -> str:
+        number = next(numbers)
+        return f"sqlite:///{tmp_path / ('smsrelay.db' if number == 1 else f'smsrelay-{number}.db')}"
+
+    return new_file
 
 
 def free_port() -> int:
@@ -46,8 +146,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'smsrelay.db'}"
+def database_url(new_database: Callable[[], str]) -> str:
+    return new_database()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from smsrelay.cli import app
 from smsrelay.domain.status import State
-from smsrelay.store.sqlite import SQLiteStore
+from smsrelay.store import open_store
 from tests.conftest import Admin, free_port
 from tests.serving import SMSRELAY
 from tests.store.test_reused_ids import ALICE, apply, report, sent, sync
@@ -168,7 +168,7 @@ def test_serve_without_descriptors_for_connections_says_so_in_one_line(database_
 def test_reports_ambiguous_lists_each_kept_report_with_the_sms_it_fitted(
     tmp_path: Path, database: list[str]
 ) -> None:
-    store = SQLiteStore.open(Path(database[1].removeprefix("sqlite:///")))
+    store = open_store(database[1])
     sync(store.migrate())
     sync(store.create_account("acme", "FR", "fr", 10**9, 0))
     first, second = sent(store, ALICE), sent(store, ALICE)

@@ -64,6 +64,17 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
         raise _fail(str(exc)) from exc
 
 
+def _migrate(settings: Settings) -> None:
+    """Bring the database to the current schema, or exit with one line saying why not
+    (a file that cannot be opened, a server that does not answer, a role or a database
+    that does not exist)."""
+
+    async def nothing_more(store: Store) -> None:
+        return None
+
+    _with_store(settings, nothing_more)
+
+
 def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
     """Run `work` against a migrated store, mapping store failures to a clean exit."""
 
@@ -85,11 +96,7 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
 def migrate(database: DatabaseOption = None, config: ConfigOption = None) -> None:
     """Create or upgrade the database schema."""
     settings = _settings(config, database=database)
-
-    async def work(store: Store) -> None:
-        return None
-
-    _with_store(settings, work)
+    _migrate(settings)
     typer.echo(f"database at {settings.database} is up to date")
 
 
@@ -244,6 +251,9 @@ def _serve(settings: Settings, access_log: bool) -> None:
         config = server_config(create_app(settings), settings, access_log=access_log)
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
+    # Before the server starts: a database it cannot use is one line, not the traceback
+    # of a failed start-up.
+    _migrate(settings)
     server = uvicorn.Server(config)
     # uvicorn stops on SIGINT, then raises it again for whoever handled it before: us.
     with contextlib.suppress(KeyboardInterrupt):

@@ -17,9 +17,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from smsrelay.store import StoreError, open_store, sqlite_path
+from smsrelay.store.postgres_connection import DRIVER_ERRORS
 from smsrelay.store.transfer import TableCount, copy_database
 
 __all__ = ["migrate_data"]
+
+_COPY_ERRORS: tuple[type[Exception], ...] = (*DRIVER_ERRORS, sqlite3.Error)
 
 
 def migrate_data(
@@ -34,7 +37,7 @@ def migrate_data(
         raise StoreError(f"no SQLite database at {path}")
     try:
         counts = asyncio.run(_copy(source_url, target_url, resume, chunk_rows, console))
-    except (OSError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except _COPY_ERRORS as exc:
         raise StoreError(
             f"the copy stopped: {exc}; what was copied is kept: run the same command"
             " with --resume to go on"
@@ -90,5 +93,5 @@ async def _copy(
 async def _connect(url: str) -> asyncpg.Connection:
     try:
         return await asyncpg.connect(url)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except DRIVER_ERRORS as exc:
         raise StoreError(f"cannot connect to {url}: {exc}") from exc

@@ -5,7 +5,8 @@ properties feed a real server on loopback whole classes instead: any JSON value 
 the recursion limit, integers past 64 bits and past `int`'s digit limit, long strings) in every
 field of every endpoint, the same as a PHP form with bracketed keys, any bytes as a body under
 any label, any query string, and any calendar day to schedule. tests/properties.py says how
-many examples run; `make test-properties-long` is the long run.
+many examples run; `make test-properties-long` is the long run. Every property runs against a
+server on each kind of database, SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from smsrelay.config import Settings, SimulatorSettings
+from tests import databases
 from tests.api.helpers import assert_coded
 from tests.api.test_no_server_error import ITEM_FIELDS, VALID
 from tests.conftest import Admin, free_port, start_server
+from tests.databases import STORE_KINDS, PostgresDatabase
 from tests.properties import PROPERTIES
 
 PATHS = list(VALID)
@@ -51,11 +54,38 @@ class Shared:
     key: str
 
 
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(kind, marks=[pytest.mark.postgres] if kind == "postgresql" else [], id=kind)
+        for kind in STORE_KINDS
+    ],
+)
+def properties_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The URL of this module's own database, of each kind in turn: pytest runs every test
+    of the module on one kind's server, then on the other's.
+
+    PostgreSQL: a database of its own, created and dropped here, not the one of the test
+    process, which other tests empty before each test (under this module's server)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('properties') / 'smsrelay.db'}"
+        return
+    request.getfixturevalue("postgres_database")  # skipped (or failed) without a server
+    database = PostgresDatabase.create(databases.POSTGRES_ADMIN_URL)
+    try:
+        yield database.url
+    finally:
+        database.drop()
+
+
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
-    """One real server for every example of the module (a server per example would cost more
-    than the examples): what the properties check does not depend on its state."""
-    database = f"sqlite:///{tmp_path_factory.mktemp('properties') / 'smsrelay.db'}"
+def shared(properties_database: str) -> Iterator[Shared]:
+    """One real server per kind of database for every example of the module (a server per
+    example would cost more than the examples): what the properties check does not depend
+    on its state."""
+    database = properties_database
     admin = Admin(database)
     key = admin.key(admin.account("acme", credits=1e6))
     settings = Settings(
@@ -64,9 +94,11 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
         simulator=SimulatorSettings(time_scale=1000.0, stop_replies=0.0),
         delivery="inline",
     )
-    with start_server(settings) as server, httpx.Client(base_url=server.base_url) as client:
-        yield Shared(client, key)
-    admin.close()
+    try:
+        with start_server(settings) as server, httpx.Client(base_url=server.base_url) as client:
+            yield Shared(client, key)
+    finally:
+        admin.close()
 
 
 # --- values -------------------------------------------------------------------------------

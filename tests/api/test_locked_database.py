@@ -12,6 +12,9 @@ import pytest
 from smsrelay.store import sqlite_path
 from tests.conftest import Customer, Server
 
+# SQLite's write lock, taken by another process. PostgreSQL locks rows, not the database.
+pytestmark = pytest.mark.sqlite_only
+
 
 @pytest.fixture
 def write_lock(server: Server, customer: Customer) -> Iterator[None]:

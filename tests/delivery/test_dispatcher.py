@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 
 from smsrelay.config import Settings, SimulatorSettings
 from smsrelay.delivery.carriers.simulator import SimulatorCarrier
 from smsrelay.delivery.engine import DeliveryEngine
 from smsrelay.domain.records import Outbound, Submission
 from smsrelay.domain.status import State
+from tests.store import peek
 
 from .test_engine import PHONES, store_with_message, until_final
 
@@ -24,11 +23,11 @@ SETTINGS = Settings(dispatch_batch=BUDGET)
 class SlowOperator(SimulatorCarrier):
     """An operator that takes `delay` seconds to answer a batch, and is watched doing it.
 
-    At every submission it counts, in the database file, the recipients claimed and
-    not yet recorded (state `queued`): a crash would send those again.
+    At every submission it counts, in the database, the recipients claimed and not yet
+    recorded (state `queued`): a crash would send those again.
     """
 
-    def __init__(self, path: Path, delay: float) -> None:
+    def __init__(self, database_url: str, delay: float) -> None:
         super().__init__(SimulatorSettings(time_scale=1000.0, delivered=1.0, undelivered=0.0))
         self.delay = delay
         self.submitted: Counter[str] = Counter()
@@ -36,11 +35,13 @@ class SlowOperator(SimulatorCarrier):
         self.most_answering = 0
         self.most_unrecorded = 0
         self.first_batch = asyncio.Event()
-        self._db = sqlite3.connect(path, isolation_level=None)
+        self.database_url = database_url
 
     async def submit(self, batch: Sequence[Outbound]) -> list[Submission]:
-        queued = self._db.execute("SELECT count(*) FROM recipients WHERE state = 'queued'")
-        self.most_unrecorded = max(self.most_unrecorded, queued.fetchone()[0])
+        [(queued,)] = await peek.read(
+            self.database_url, "SELECT count(*) FROM recipients WHERE state = 'queued'"
+        )
+        self.most_unrecorded = max(self.most_unrecorded, queued)
         self.submitted.update(out.phone for out in batch)
         self.answering += 1
         self.most_answering = max(self.most_answering, self.answering)
@@ -52,9 +53,9 @@ class SlowOperator(SimulatorCarrier):
             self.answering -= 1
 
 
-async def run_with_operator(path: Path, delay: float) -> SlowOperator:
-    store, account_id, message_id = await store_with_message(path)
-    carrier = SlowOperator(path, delay)
+async def run_with_operator(database_url: str, delay: float) -> SlowOperator:
+    store, account_id, message_id = await store_with_message(database_url)
+    carrier = SlowOperator(database_url, delay)
     engine = DeliveryEngine(store, SETTINGS, carrier)
     await engine.start()
     assert set(await until_final(store, account_id, message_id)) == {State.DELIVERED}
@@ -64,37 +65,36 @@ async def run_with_operator(path: Path, delay: float) -> SlowOperator:
 
 
 def test_a_second_batch_is_submitted_while_the_first_waits_for_its_answers(
-    tmp_path: Path,
+    database_url: str,
 ) -> None:
-    carrier = asyncio.run(run_with_operator(tmp_path / "overlap.db", delay=0.05))
+    carrier = asyncio.run(run_with_operator(database_url, delay=0.05))
     assert carrier.most_answering == 2
 
 
-def test_never_more_than_the_budget_is_claimed_and_unrecorded(tmp_path: Path) -> None:
-    carrier = asyncio.run(run_with_operator(tmp_path / "budget.db", delay=0.02))
+def test_never_more_than_the_budget_is_claimed_and_unrecorded(database_url: str) -> None:
+    carrier = asyncio.run(run_with_operator(database_url, delay=0.02))
     assert 0 < carrier.most_unrecorded <= BUDGET
 
 
-def test_every_recipient_is_submitted_once(tmp_path: Path) -> None:
-    carrier = asyncio.run(run_with_operator(tmp_path / "once.db", delay=0.01))
+def test_every_recipient_is_submitted_once(database_url: str) -> None:
+    carrier = asyncio.run(run_with_operator(database_url, delay=0.01))
     assert carrier.submitted == Counter(PHONES)
 
 
-def test_a_clean_stop_records_the_batches_in_flight(tmp_path: Path) -> None:
+def test_a_clean_stop_records_the_batches_in_flight(database_url: str) -> None:
     """What the operator took before a stop is recorded, and not sent again after it."""
 
     async def run() -> SlowOperator:
-        path = tmp_path / "stop.db"
-        store, account_id, message_id = await store_with_message(path)
-        carrier = SlowOperator(path, delay=0.2)
+        store, account_id, message_id = await store_with_message(database_url)
+        carrier = SlowOperator(database_url, delay=0.2)
         first = DeliveryEngine(store, SETTINGS, carrier)
         await first.start()
         await carrier.first_batch.wait()
         started = time.monotonic()
         await first.stop()
         assert time.monotonic() - started >= 0.1  # it waited for the answers
-        queued = carrier._db.execute("SELECT count(*) FROM recipients WHERE state = 'queued'")
-        assert queued.fetchone()[0] == 0
+        queued = "SELECT count(*) FROM recipients WHERE state = 'queued'"
+        assert await peek.read(database_url, queued) == [(0,)]
         second = DeliveryEngine(store, SETTINGS, carrier)
         await second.start()
         assert set(await until_final(store, account_id, message_id)) == {State.DELIVERED}

@@ -1,14 +1,15 @@
-"""Dispatcher, simulator and matcher together, on a real SQLite file."""
+"""Dispatcher, simulator and matcher together, on a real database of each kind."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from smsrelay.config import Settings, SimulatorSettings
 from smsrelay.delivery.carriers.base import ReplySink, ReportSink
@@ -24,19 +25,20 @@ from smsrelay.domain.records import (
     Submission,
 )
 from smsrelay.domain.status import FINAL_STATES, State
-from smsrelay.store.sqlite import SQLiteStore
+from smsrelay.store import open_store, sqlite_path
+from smsrelay.store.base import Store
 
 PHONES = [f"+3361234{n:04d}" for n in range(300)]
 
 
 async def states(
-    store: SQLiteStore, account_id: int, message_id: int, phones: Sequence[str] = PHONES
+    store: Store, account_id: int, message_id: int, phones: Sequence[str] = PHONES
 ) -> list[State]:
     found = await store.lookup_statuses(account_id, [(message_id, p) for p in phones])
     return [State(found[(message_id, p)][0]) for p in phones]
 
 
-async def until_final(store: SQLiteStore, account_id: int, message_id: int) -> list[State]:
+async def until_final(store: Store, account_id: int, message_id: int) -> list[State]:
     deadline = time.monotonic() + 10
     while True:
         current = await states(store, account_id, message_id)
@@ -46,10 +48,12 @@ async def until_final(store: SQLiteStore, account_id: int, message_id: int) -> l
 
 
 async def store_with_message(
-    path: Path, phones: Sequence[str] = PHONES, busy_timeout: float = 10.0
-) -> tuple[SQLiteStore, int, int]:
-    """A migrated store holding one accepted send to `phones`: (store, account, message)."""
-    store = SQLiteStore.open(path, busy_timeout=busy_timeout)
+    database: str | Path, phones: Sequence[str] = PHONES, busy_timeout: float = 10.0
+) -> tuple[Store, int, int]:
+    """A migrated store holding one accepted send to `phones`: (store, account, message).
+    `database` is a URL, or the path of a SQLite file."""
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
+    store = open_store(url, busy_timeout=busy_timeout)
     await store.migrate()
     account = await store.create_account("acme", "FR", "fr", 0, int(time.time()))
     recipients = [NewRecipient(p, None, "gsm7", 1) for p in phones]
@@ -57,7 +61,7 @@ async def store_with_message(
     return store, account.id, await store.create_message(message, time.time())
 
 
-def scenario(tmp_path: Path, restart_after: float | None) -> list[State]:
+def scenario(database_url: str, restart_after: float | None) -> list[State]:
     # Every report lands within 0.3 s, well before the validity ends at 1 s: no race
     # between a late report and the expiry sweep can make two runs differ.
     settings = Settings(
@@ -65,7 +69,7 @@ def scenario(tmp_path: Path, restart_after: float | None) -> list[State]:
     )
 
     async def run() -> list[State]:
-        store, account_id, message_id = await store_with_message(tmp_path / "engine.db")
+        store, account_id, message_id = await store_with_message(database_url)
         engine = DeliveryEngine(store, settings)
         await engine.start()
         if restart_after is not None:
@@ -81,15 +85,18 @@ def scenario(tmp_path: Path, restart_after: float | None) -> list[State]:
     return asyncio.run(run())
 
 
-def test_every_recipient_reaches_a_final_state(tmp_path: Path) -> None:
-    final = scenario(tmp_path, restart_after=None)
+def test_every_recipient_reaches_a_final_state(database_url: str) -> None:
+    final = scenario(database_url, restart_after=None)
     assert all(s in FINAL_STATES for s in final)
     assert {State.DELIVERED, State.UNDELIVERABLE} <= set(final)
 
 
-def test_a_restart_in_the_middle_loses_nothing_and_changes_no_fate(tmp_path: Path) -> None:
-    straight = scenario(tmp_path / "a", restart_after=None)
-    restarted = scenario(tmp_path / "b", restart_after=0.02)
+def test_a_restart_in_the_middle_loses_nothing_and_changes_no_fate(
+    new_database: Callable[[], str],
+) -> None:
+    # Each run on a new database: the same ids, so the same fates the seed gives them.
+    straight = scenario(new_database(), restart_after=None)
+    restarted = scenario(new_database(), restart_after=0.02)
     assert restarted == straight
 
 
@@ -106,9 +113,9 @@ class ForgetfulCarrier(SimulatorCarrier):
         return answers[:-1] if self.batches == 1 else answers
 
 
-def test_recipients_of_a_failed_dispatch_are_sent_again(tmp_path: Path) -> None:
+def test_recipients_of_a_failed_dispatch_are_sent_again(database_url: str) -> None:
     async def run() -> list[State]:
-        store, account_id, message_id = await store_with_message(tmp_path / "retry.db")
+        store, account_id, message_id = await store_with_message(database_url)
         carrier = ForgetfulCarrier()
         engine = DeliveryEngine(store, Settings(), carrier)
         await engine.start()
@@ -126,11 +133,11 @@ def outbound(account_id: int, message_id: int, phone: str) -> Outbound:
     return Outbound(account_id, message_id, phone, "Bonjour", None, "gsm7", 1)
 
 
-async def stops_of(store: SQLiteStore, account_id: int) -> set[str]:
+async def stops_of(store: Store, account_id: int) -> set[str]:
     return {entry.phone for entry in await store.list_stops(account_id)}
 
 
-async def until_stopped(store: SQLiteStore, account_id: int, count: int) -> set[str]:
+async def until_stopped(store: Store, account_id: int, count: int) -> set[str]:
     deadline = time.monotonic() + 10
     while True:
         current = await stops_of(store, account_id)
@@ -140,7 +147,7 @@ async def until_stopped(store: SQLiteStore, account_id: int, count: int) -> set[
 
 
 async def stop_flags(
-    store: SQLiteStore, account_id: int, message_id: int, phones: Sequence[str] = PHONES
+    store: Store, account_id: int, message_id: int, phones: Sequence[str] = PHONES
 ) -> dict[str, int]:
     """Each recipient's `stopSms`, read by the statement `/v1/multi-status` runs."""
     found = await store.lookup_statuses(account_id, [(message_id, p) for p in phones])
@@ -148,12 +155,12 @@ async def stop_flags(
 
 
 def test_the_stop_test_number_ends_on_the_stop_list_of_the_account_that_sent_it(
-    tmp_path: Path,
+    database_url: str,
 ) -> None:
     phones = ["+33600000007", "+33600000001"]
 
     async def run() -> None:
-        store, account_id, message_id = await store_with_message(tmp_path / "stop.db", phones)
+        store, account_id, message_id = await store_with_message(database_url, phones)
         bystander = await store.create_account("other", "FR", "fr", 0, int(time.time()))
         engine = DeliveryEngine(store, Settings())
         await engine.start()
@@ -170,14 +177,14 @@ def test_the_stop_test_number_ends_on_the_stop_list_of_the_account_that_sent_it(
     asyncio.run(run())
 
 
-def test_the_sms_answered_stop_are_those_the_seed_decides(tmp_path: Path) -> None:
+def test_the_sms_answered_stop_are_those_the_seed_decides(database_url: str) -> None:
     settings = Settings(
         simulator=SimulatorSettings(time_scale=1000.0, seed=5, max_delay=60.0, stop_replies=0.2)
     )
     model = OutcomeModel(settings.simulator)
 
     async def run() -> None:
-        store, account_id, message_id = await store_with_message(tmp_path / "share.db")
+        store, account_id, message_id = await store_with_message(database_url)
         expected = {
             phone
             for phone in PHONES
@@ -219,9 +226,9 @@ class PoliteCarrier(SimulatorCarrier):
         await super().start(reports, thank, awaiting)
 
 
-def test_replies_that_are_not_stops_change_nothing(tmp_path: Path) -> None:
+def test_replies_that_are_not_stops_change_nothing(database_url: str) -> None:
     async def run() -> None:
-        store, account_id, message_id = await store_with_message(tmp_path / "polite.db")
+        store, account_id, message_id = await store_with_message(database_url)
         carrier = PoliteCarrier()
         engine = DeliveryEngine(store, Settings(), carrier)
         await engine.start()
@@ -237,7 +244,8 @@ def test_replies_that_are_not_stops_change_nothing(tmp_path: Path) -> None:
     asyncio.run(run())
 
 
-def test_stop_replies_stay_queued_while_the_store_is_locked(tmp_path: Path) -> None:
+@pytest.mark.sqlite_only  # a store another connection holds locked, and its busy timeout
+def test_stop_replies_stay_queued_while_the_store_is_locked(database_url: str) -> None:
     settings = Settings(
         simulator=SimulatorSettings(
             time_scale=1000.0, delivered=1.0, undelivered=0.0, stop_replies=0.0
@@ -247,8 +255,8 @@ def test_stop_replies_stay_queued_while_the_store_is_locked(tmp_path: Path) -> N
     phone = PHONES[0]
 
     async def run() -> None:
-        path = tmp_path / "locked.db"
-        store, account_id, message_id = await store_with_message(path, busy_timeout=0.05)
+        path = sqlite_path(database_url)
+        store, account_id, message_id = await store_with_message(database_url, busy_timeout=0.05)
         engine = DeliveryEngine(store, settings)
         await engine.start()
         await until_final(store, account_id, message_id)

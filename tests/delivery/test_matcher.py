@@ -5,33 +5,71 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import asyncpg
+import pytest
 
 from smsrelay.delivery.matcher import ReceiptMatcher
 from smsrelay.domain.records import Receipt, Reply
 from smsrelay.domain.status import State
-from smsrelay.store.sqlite import SQLiteStore
+from smsrelay.store import open_store as open_url
+from smsrelay.store import sqlite_path
+from smsrelay.store.base import Store
+from tests import databases
+from tests.store import peek
 
 REPORT = Receipt("smsc", "42", State.DELIVERED, 0.0)
 
 
-async def open_store(path: Path) -> SQLiteStore:
-    store = SQLiteStore.open(path, busy_timeout=0.05)
+async def open_store(database: str | Path, busy_timeout: float = 0.05) -> Store:
+    """`database`'s store, migrated; a path is a SQLite file's. `busy_timeout` is SQLite's:
+    how long a write waits for another connection's lock before it is refused."""
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
+    store = open_url(url, busy_timeout=busy_timeout)
     await store.migrate()
     return store
 
 
-def test_a_report_is_acknowledged_once_stored(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def writes_held(url: str) -> AsyncIterator[None]:
+    """Another connection holds every table against writes until the block ends (SQLite:
+    BEGIN IMMEDIATE; PostgreSQL: LOCK TABLE, which reads still pass); then it commits."""
+    if url.startswith("sqlite:///"):
+        holder = sqlite3.connect(sqlite_path(url), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("COMMIT")
+            holder.close()
+        return
+    assert databases.current_postgres is not None
+    tables = ", ".join(f'"{table}"' for table in databases.current_postgres.tables)
+    connection = await asyncpg.connect(url)
+    try:
+        async with connection.transaction():
+            await connection.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
+            yield
+    finally:
+        await connection.close()
+
+
+def test_a_report_is_acknowledged_once_stored(database_url: str) -> None:
     async def scenario() -> tuple[bool, bool]:
-        matcher = ReceiptMatcher(await open_store(tmp_path / "m.db"))
+        store = await open_store(database_url)
+        matcher = ReceiptMatcher(store)
         stored = matcher.receive(REPORT)
         before = stored.done()
         await matcher.flush()
+        await store.close()
         return before, stored.done()
 
     assert asyncio.run(scenario()) == (False, True)
 
 
+@pytest.mark.sqlite_only  # refused by another connection's lock, after the busy timeout
 def test_a_report_the_database_refused_is_not_acknowledged(tmp_path: Path) -> None:
     async def scenario() -> tuple[bool, bool]:
         matcher = ReceiptMatcher(await open_store(tmp_path / "m.db"))
@@ -48,47 +86,49 @@ def test_a_report_the_database_refused_is_not_acknowledged(tmp_path: Path) -> No
     assert asyncio.run(scenario()) == (False, True)
 
 
-def test_a_reply_is_acknowledged_once_stored(tmp_path: Path) -> None:
+def test_a_reply_is_acknowledged_once_stored(database_url: str) -> None:
     async def scenario() -> tuple[bool, bool]:
-        matcher = ReceiptMatcher(await open_store(tmp_path / "m.db"))
+        store = await open_store(database_url)
+        matcher = ReceiptMatcher(store)
         stored = matcher.receive_reply(Reply("smsc", "+33612345678", "Merci", 0.0))
         before = stored.done()
         await matcher.flush()
+        await store.close()
         return before, stored.done()
 
     assert asyncio.run(scenario()) == (False, True)
 
 
-def test_configured_keywords_decide_what_is_a_stop(tmp_path: Path) -> None:
-    async def scenario() -> list[tuple[str, int]]:
-        store = await open_store(tmp_path / "m.db")
+def test_configured_keywords_decide_what_is_a_stop(database_url: str) -> None:
+    async def scenario() -> list[peek.Row]:
+        store = await open_store(database_url)
         matcher = ReceiptMatcher(store, frozenset({"halt"}))
         for text in ("HALT", "STOP"):
             matcher.receive_reply(Reply("smsc", "+33612345678", text, 0.0))
         await matcher.flush()
-        return store._db.execute("SELECT text, stop FROM replies ORDER BY id").fetchall()
+        await store.close()
+        return await peek.read(database_url, "SELECT text, stop FROM replies ORDER BY id")
 
     assert asyncio.run(scenario()) == [("HALT", 1), ("STOP", 0)]
 
 
 def test_a_report_that_arrives_while_replies_are_written_is_stored_without_another(
-    tmp_path: Path,
+    database_url: str,
 ) -> None:
     async def scenario() -> bool:
-        store = SQLiteStore.open(tmp_path / "m.db", busy_timeout=5.0)
-        await store.migrate()
+        store = await open_store(database_url, busy_timeout=5.0)
         matcher = ReceiptMatcher(store)
         running = asyncio.create_task(matcher.run())
-        other = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")  # the reply's write waits for this lock
-        matcher.receive_reply(Reply("smsc", "+33612345678", "Merci", 0.0))
-        await asyncio.sleep(0.1)
-        stored = matcher.receive(REPORT)  # while the reply is being written
-        other.execute("COMMIT")
-        other.close()
+        async with writes_held(database_url):  # the reply's write waits for the lock
+            matcher.receive_reply(Reply("smsc", "+33612345678", "Merci", 0.0))
+            await asyncio.sleep(0.1)
+            stored = matcher.receive(REPORT)  # while the reply is being written
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(stored), 2.0)
         running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await store.close()
         return stored.done()
 
     assert asyncio.run(scenario())
@@ -100,6 +140,7 @@ def early_count(path: Path) -> int:
         return int(db.execute("SELECT count(*) FROM early_receipts").fetchone()[0])
 
 
+@pytest.mark.sqlite_only  # refused by another connection's lock, after the busy timeout
 def test_a_withdrawn_report_still_queued_is_never_applied(tmp_path: Path) -> None:
     """A carrier whose operator will send the report again withdraws it: applied from
     that second copy only, never twice."""
@@ -121,14 +162,14 @@ def test_a_withdrawn_report_still_queued_is_never_applied(tmp_path: Path) -> Non
     assert early_count(path) == 0
 
 
+@pytest.mark.sqlite_only  # refused by another connection's lock, after the busy timeout
 def test_a_report_being_written_is_withdrawn_only_if_the_write_is_refused(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "m.db"
 
     async def withdrawn_while_written(refused: bool) -> bool:
-        store = SQLiteStore.open(path, busy_timeout=0.3 if refused else 10)
-        await store.migrate()
+        store = await open_store(path, busy_timeout=0.3 if refused else 10)
         matcher = ReceiptMatcher(store)
         holder = sqlite3.connect(path, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")

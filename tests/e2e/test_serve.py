@@ -19,9 +19,11 @@ from tests.serving import SMSRELAY, Served, cli, serve_process, until_healthy
 
 
 @pytest.fixture
-def environment(tmp_path: Path) -> dict[str, str]:
+def environment(database_url: str) -> dict[str, str]:
     return os.environ | {
-        "SMSRELAY_DATABASE": f"sqlite:///{tmp_path / 'e2e.db'}",
+        # Of the test's kind: a new SQLite file, or this process's PostgreSQL database
+        # emptied (each test stops its server before the next one empties it).
+        "SMSRELAY_DATABASE": database_url,
         "SMSRELAY_PORT": str(free_port()),
         # Random outcomes within a fraction of a second; the report owed by the
         # never-reported test number runs out of validity after 3 seconds.

@@ -109,11 +109,10 @@ class Run:
 
 
 @pytest.fixture
-def environment(tmp_path: Path) -> dict[str, str]:
-    return os.environ | {
-        "SMSRELAY_DATABASE": f"sqlite:///{tmp_path / 'smpp.db'}",
-        "SMSRELAY_PORT": str(free_port()),
-    }
+def environment(database_url: str) -> dict[str, str]:
+    """The server's database, of the test's kind: a new SQLite file, or this process's
+    PostgreSQL database emptied (the server is stopped before the next test empties it)."""
+    return os.environ | {"SMSRELAY_DATABASE": database_url, "SMSRELAY_PORT": str(free_port())}
 
 
 def connector_of(folder: Path) -> dict[str, Any]:

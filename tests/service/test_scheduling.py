@@ -6,10 +6,8 @@ time by passing it, never by sleeping.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Coroutine, Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -21,7 +19,9 @@ from smsrelay.domain.records import Account
 from smsrelay.domain.status import State
 from smsrelay.service import accounts, cancelling, sending
 from smsrelay.service.sending import SendingRules
-from smsrelay.store.sqlite import SQLiteStore
+from smsrelay.store import open_store
+from smsrelay.store.base import Store
+from tests.databases import sync
 
 T = TypeVar("T")
 PARIS = ZoneInfo("Europe/Paris")
@@ -40,48 +40,49 @@ SCHEDULED = {
 
 
 def run(work: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(work)
+    return sync(work)  # the test's one loop: a PostgreSQL store's connections are its own
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    opened = SQLiteStore.open(tmp_path / "s.db")
+def store(database_url: str) -> Iterator[Store]:
+    """A migrated store of the test's kind: every test here runs on SQLite and PostgreSQL."""
+    opened = open_store(database_url)
     run(opened.migrate())
     yield opened
     run(opened.close())
 
 
-def account(store: SQLiteStore, *, quiet_hours: bool = False) -> Account:
+def account(store: Store, *, quiet_hours: bool = False) -> Account:
     return run(accounts.create_account(store, "acme", credits=10, quiet_hours=quiet_hours))
 
 
-def credit_of(store: SQLiteStore, acme: Account) -> int:
+def credit_of(store: Store, acme: Account) -> int:
     found = run(store.find_account(acme.name))
     assert found is not None
     return found.credits
 
 
-def send(store: SQLiteStore, acme: Account, params: dict[str, Any], now: float) -> int:
+def send(store: Store, acme: Account, params: dict[str, Any], now: float) -> int:
     return run(sending.send(store, acme, RULES, params, now)).message_id
 
 
-def cancel(store: SQLiteStore, acme: Account, message_id: int, now: float) -> None:
+def cancel(store: Store, acme: Account, message_id: int, now: float) -> None:
     run(cancelling.cancel(store, acme, {"messageId": message_id}, "fr", now))
 
 
-def test_nothing_leaves_before_the_scheduled_time(store: SQLiteStore) -> None:
+def test_nothing_leaves_before_the_scheduled_time(store: Store) -> None:
     send(store, account(store), SCHEDULED, NOW)
     assert run(store.claim_due(AT - 1, 100)) == []
     assert {o.phone for o in run(store.claim_due(AT, 100))} == {"+33612345678", "+33612345679"}
 
 
-def test_a_scheduled_send_is_charged_when_accepted(store: SQLiteStore) -> None:
+def test_a_scheduled_send_is_charged_when_accepted(store: Store) -> None:
     acme = account(store)
     send(store, acme, SCHEDULED, NOW)
     assert credit_of(store, acme) == 10_000 - 2 * 38
 
 
-def test_a_scheduled_send_counts_in_to_send_until_its_time(store: SQLiteStore) -> None:
+def test_a_scheduled_send_counts_in_to_send_until_its_time(store: Store) -> None:
     acme = account(store)
     send(store, acme, SCHEDULED, NOW)
     assert run(store.waiting_parts(acme.id, NOW)) == 2
@@ -89,7 +90,7 @@ def test_a_scheduled_send_counts_in_to_send_until_its_time(store: SQLiteStore) -
 
 
 def test_cancel_more_than_5_minutes_before_refunds_and_fails_recipients(
-    store: SQLiteStore,
+    store: Store,
 ) -> None:
     acme = account(store)
     message_id = send(store, acme, SCHEDULED, NOW)
@@ -100,7 +101,7 @@ def test_cancel_more_than_5_minutes_before_refunds_and_fails_recipients(
     assert run(store.claim_due(AT, 100)) == []
 
 
-def test_cancel_less_than_5_minutes_before_answers_6(store: SQLiteStore) -> None:
+def test_cancel_less_than_5_minutes_before_answers_6(store: Store) -> None:
     acme = account(store)
     message_id = send(store, acme, SCHEDULED, NOW)
     with pytest.raises(Refused) as refusal:
@@ -108,7 +109,7 @@ def test_cancel_less_than_5_minutes_before_answers_6(store: SQLiteStore) -> None
     assert refusal.value.problem is Problem.CANCEL_TOO_LATE
 
 
-def test_cancel_after_the_time_answers_7(store: SQLiteStore) -> None:
+def test_cancel_after_the_time_answers_7(store: Store) -> None:
     acme = account(store)
     message_id = send(store, acme, SCHEDULED, NOW)
     run(store.claim_due(AT, 100))
@@ -117,7 +118,7 @@ def test_cancel_after_the_time_answers_7(store: SQLiteStore) -> None:
     assert refusal.value.problem is Problem.ALREADY_SENT
 
 
-def test_cancel_of_an_immediate_send_answers_7(store: SQLiteStore) -> None:
+def test_cancel_of_an_immediate_send_answers_7(store: Store) -> None:
     acme = account(store)
     message_id = send(store, acme, {"phoneNumbers": "0612345678", "message": "Hi"}, NOW)
     with pytest.raises(Refused) as refusal:
@@ -125,7 +126,7 @@ def test_cancel_of_an_immediate_send_answers_7(store: SQLiteStore) -> None:
     assert refusal.value.problem is Problem.ALREADY_SENT
 
 
-def test_cancel_twice_answers_5(store: SQLiteStore) -> None:
+def test_cancel_twice_answers_5(store: Store) -> None:
     acme = account(store)
     message_id = send(store, acme, SCHEDULED, NOW)
     cancel(store, acme, message_id, NOW)
@@ -134,7 +135,7 @@ def test_cancel_twice_answers_5(store: SQLiteStore) -> None:
     assert refusal.value.problem is Problem.ALREADY_CANCELLED
 
 
-def test_cancel_of_another_accounts_send_answers_4(store: SQLiteStore) -> None:
+def test_cancel_of_another_accounts_send_answers_4(store: Store) -> None:
     message_id = send(store, account(store), SCHEDULED, NOW)
     rival = run(accounts.create_account(store, "rival", credits=10))
     with pytest.raises(Refused) as refusal:
@@ -142,7 +143,7 @@ def test_cancel_of_another_accounts_send_answers_4(store: SQLiteStore) -> None:
     assert refusal.value.problem is Problem.MESSAGE_NOT_FOUND
 
 
-def test_a_marketing_send_on_saturday_evening_waits_for_monday_8(store: SQLiteStore) -> None:
+def test_a_marketing_send_on_saturday_evening_waits_for_monday_8(store: Store) -> None:
     saturday_evening = datetime(2026, 12, 12, 21, 0, tzinfo=PARIS).timestamp()
     monday_8 = datetime(2026, 12, 14, 8, 0, tzinfo=PARIS).timestamp()
     answer = run(
@@ -159,7 +160,7 @@ def test_a_marketing_send_on_saturday_evening_waits_for_monday_8(store: SQLiteSt
     assert len(run(store.claim_due(monday_8, 100))) == 1
 
 
-def test_a_transactional_send_on_saturday_evening_leaves_at_once(store: SQLiteStore) -> None:
+def test_a_transactional_send_on_saturday_evening_leaves_at_once(store: Store) -> None:
     saturday_evening = datetime(2026, 12, 12, 21, 0, tzinfo=PARIS).timestamp()
     send(
         store,
@@ -170,7 +171,7 @@ def test_a_transactional_send_on_saturday_evening_leaves_at_once(store: SQLiteSt
     assert len(run(store.claim_due(saturday_evening, 100))) == 1
 
 
-def test_a_marketing_send_held_by_quiet_hours_can_be_cancelled(store: SQLiteStore) -> None:
+def test_a_marketing_send_held_by_quiet_hours_can_be_cancelled(store: Store) -> None:
     christmas_eve = datetime(2026, 12, 24, 20, 30, tzinfo=PARIS).timestamp()
     acme = account(store, quiet_hours=True)
     message_id = send(

@@ -1,20 +1,21 @@
 """The same submissions and reports, applied in any order, end in the same statuses.
 
 Operators report out of order, twice, for parts of a long SMS, and before answering the
-submission. Whatever the order, a recipient must end where the set of events says.
+submission. Whatever the order, a recipient must end where the set of events says. On
+each database (`store_kind`), every example on an empty one.
 """
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from collections.abc import Callable
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smsrelay.domain.records import NewMessage, NewRecipient, Receipt, Submission
 from smsrelay.domain.status import State, public_status
-from smsrelay.store.sqlite import SQLiteStore
+from smsrelay.store import open_store
 
 FINALS = [State.DELIVERED, State.UNDELIVERABLE, State.EXPIRED, State.REJECTED, State.FAILED]
 PENDING = [State.ENROUTE, State.ACKNOWLEDGED, State.UNKNOWN]
@@ -50,6 +51,7 @@ def shared_ref(recipient: int, part: int) -> str:
 
 
 async def final_states(
+    database_url: str,
     parts: list[int],
     reports: list[list[tuple[int, State]]],
     order: list[Event],
@@ -58,7 +60,7 @@ async def final_states(
     """The states after `order`; with `shared_ids`, the recipients' parts share their ids
     and each report names its handset (as international digits without "+")."""
     ref_of = shared_ref if shared_ids else ref
-    store = SQLiteStore.open(Path(":memory:"))
+    store = open_store(database_url)
     await store.migrate()
     account = await store.create_account("acme", "FR", "fr", 10**9, 0)
     recipients = [NewRecipient(p, None, "gsm7", n) for p, n in zip(PHONES, parts, strict=True)]
@@ -93,19 +95,27 @@ def expected(parts: list[int], reports: list[list[tuple[int, State]]]) -> list[s
     return outcome
 
 
-@settings(max_examples=150, deadline=None)
+# `new_database` is function-scoped but gives an empty database at each call: each
+# example calls it.
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(histories())
 def test_any_order_of_the_same_events_gives_the_same_public_statuses(
+    new_database: Callable[[], str],
     history: tuple[list[int], list[list[tuple[int, State]]], list[Event]],
 ) -> None:
     parts, reports, order = history
-    states = asyncio.run(final_states(parts, reports, order))
+    states = asyncio.run(final_states(new_database(), parts, reports, order))
     assert [public_status(s) for s in states] == expected(parts, reports)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(histories())
 def test_a_one_part_sms_ends_in_the_same_state_whatever_the_order(
+    new_database: Callable[[], str],
     history: tuple[list[int], list[list[tuple[int, State]]], list[Event]],
 ) -> None:
     parts, reports, order = history
@@ -119,16 +129,19 @@ def test_a_one_part_sms_ends_in_the_same_state_whatever_the_order(
         for n, i in enumerate(i for i, (p, _) in enumerate(mine) if p == 1)
     }
     reordered = [(k, r, positions[(r, i)] if k == "report" else 0) for k, r, i in events]
-    first = asyncio.run(final_states(one_part, single, reordered))
-    second = asyncio.run(final_states(one_part, single, list(reversed(reordered))))
+    first = asyncio.run(final_states(new_database(), one_part, single, reordered))
+    second = asyncio.run(final_states(new_database(), one_part, single, list(reversed(reordered))))
     assert first == second
 
 
-@settings(max_examples=100, deadline=None)
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(histories())
 def test_ids_every_recipient_shares_still_reach_their_own_sms_in_any_order(
+    new_database: Callable[[], str],
     history: tuple[list[int], list[list[tuple[int, State]]], list[Event]],
 ) -> None:
     parts, reports, order = history
-    states = asyncio.run(final_states(parts, reports, order, shared_ids=True))
+    states = asyncio.run(final_states(new_database(), parts, reports, order, shared_ids=True))
     assert [public_status(s) for s in states] == expected(parts, reports)

@@ -7,38 +7,26 @@ The behaviour both stores share is tested once for both, through `tests/conftest
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import asyncpg
 import pytest
 
-from smsrelay.domain.records import NewMessage, NewRecipient, NotEnoughCredit
+from smsrelay.domain.records import NewMessage, NewRecipient, NotEnoughCredit, Receipt, Submission
+from smsrelay.domain.status import State
 from smsrelay.store import open_store, postgres_reports
 from smsrelay.store.base import ConflictError, StoreError
 from smsrelay.store.postgres import LOOKUP_STATUSES, PostgresStore
+from tests.databases import POSTGRES_ADMIN_URL, PostgresDatabase
 
 pytestmark = pytest.mark.postgres
 
 T = TypeVar("T")
 
-# Read at import: the test environment is cleaned of SMSRELAY_* variables before each test.
-ADMIN_URL = (
-    os.environ.get("SMSRELAY_TEST_POSTGRES") or "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-REQUIRED = bool(os.environ.get("SMSRELAY_REQUIRE_POSTGRES"))
-
-
-def _with_database(admin_url: str, name: str) -> str:
-    base, _, query = admin_url.partition("?")
-    scheme, _, rest = base.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
-
 
 async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(ADMIN_URL, timeout=5.0)
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5.0)
     try:
         await connection.execute(sql)
     finally:
@@ -46,25 +34,15 @@ async def _admin(sql: str) -> None:
 
 
 @pytest.fixture
-def database_name() -> Iterator[str]:
-    """A new, empty database on the server; dropped, with any connection left, after."""
-    name = f"smsrelay_pgtest_{secrets.token_hex(6)}"
+def url(postgres_database: PostgresDatabase) -> Iterator[str]:
+    """A new database of its own, empty and not migrated (these tests migrate it); dropped,
+    with any connection left, after. `postgres_database` says once whether a server
+    answers (skipped without one, failed in CI)."""
+    database = PostgresDatabase.create(postgres_database.admin_url)
     try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        message = (
-            f"no PostgreSQL at {ADMIN_URL} ({exc}): set SMSRELAY_TEST_POSTGRES=postgresql://..."
-        )
-        if REQUIRED:
-            pytest.fail(message)
-        pytest.skip(message)
-    yield name
-    asyncio.run(_admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
-
-
-@pytest.fixture
-def url(database_name: str) -> str:
-    return _with_database(ADMIN_URL, database_name)
+        yield database.url
+    finally:
+        database.drop()
 
 
 def run_with_store(url: str, work: Callable[[PostgresStore], Awaitable[T]]) -> T:
@@ -270,6 +248,40 @@ def test_workers_claiming_at_once_never_claim_a_recipient_twice(url: str) -> Non
     assert len(claimed) == len(set(claimed)) == 300
     for claim in claims:  # each worker's batch oldest first, ties by phone
         assert claim == sorted(claim)
+
+
+def test_a_report_racing_its_submission_is_never_left_early(url: str) -> None:
+    """The matcher applies a report while the dispatcher records its submission, each in
+    a transaction of its own: whichever commits first, the report reaches its SMS. Side
+    by side under READ COMMITTED they missed each other, and the report stayed early."""
+
+    async def work(store: PostgresStore) -> tuple[int, list[str]]:
+        matcher = PostgresStore(url, pool_size=2)
+        try:
+            account = await store.create_account("acme", "FR", "fr", 0, 1)
+            phones = [f"+3360000{n:04d}" for n in range(120)]
+            message_id = await store.create_message(message(account.id, phones), 10.0)
+            await store.claim_due(20.0, 200)
+            for n, phone in enumerate(phones):
+                submitted = Submission(
+                    account.id, message_id, phone, "smsc", (f"r{n}",), State.SUBMITTED
+                )
+                delivered = Receipt("smsc", f"r{n}", State.DELIVERED, 21.0, phone=phone)
+                await asyncio.gather(
+                    store.record_submissions([submitted], 21.0, 3600.0),
+                    matcher.apply_receipts([delivered], 21.0),
+                )
+            connection = await asyncpg.connect(url)
+            try:
+                early = await connection.fetchval("SELECT count(*) FROM early_receipts")
+                states = await connection.fetch("SELECT DISTINCT state FROM recipients")
+            finally:
+                await connection.close()
+            return int(early), sorted(row["state"] for row in states)
+        finally:
+            await matcher.close()
+
+    assert run_with_store(url, work) == (0, ["delivered"])
 
 
 # --- the 500-pair status lookup ---------------------------------------------------------

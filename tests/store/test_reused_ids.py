@@ -1,20 +1,22 @@
 """Operators reuse their message ids: every report still lands on its own SMS, or on none.
 
-On a real SQLite file. The ids below repeat on purpose: an SMSC whose counter restarted
+On each database (`store_kind`). The ids below repeat on purpose: an SMSC whose counter restarted
 gives the new SMS the id of an old one, to the same number or to another.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from smsrelay.domain.records import NewMessage, NewRecipient, Receipt, Submission
 from smsrelay.domain.status import State
+from smsrelay.store import open_store
+from smsrelay.store.base import Store
 from smsrelay.store.migrations import migration_files, split_statements
 from smsrelay.store.sqlite import SQLiteStore
 from smsrelay.store.sqlite_reports import (
@@ -25,7 +27,9 @@ from smsrelay.store.sqlite_reports import (
     NUMBERS,
     REGIONS,
 )
-from tests.store.test_sqlite import NOW, VALIDITY, sync
+from tests.databases import sync
+from tests.store.peek import rows, value
+from tests.store.test_store import NOW, VALIDITY
 
 ALICE = "+33611111111"
 BOB = "+33622222222"
@@ -34,15 +38,13 @@ REF = "1234"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    opened = SQLiteStore.open(tmp_path / "s.db")
-    sync(opened.migrate())
-    sync(opened.create_account("acme", "FR", "fr", 10**9, int(NOW)))
-    yield opened
-    sync(opened.close())
+def store(store: Store) -> Store:
+    """The migrated store of tests/store/conftest.py, with account 1."""
+    sync(store.create_account("acme", "FR", "fr", 10**9, int(NOW)))
+    return store
 
 
-def send(store: SQLiteStore, phone: str, parts: int = 1) -> int:
+def send(store: Store, phone: str, parts: int = 1) -> int:
     """A new SMS to `phone`, claimed by the dispatcher (not yet submitted)."""
     message = NewMessage(
         1, "Bonjour", None, None, False, parts, 0, [NewRecipient(phone, None, "gsm7", parts)]
@@ -52,14 +54,12 @@ def send(store: SQLiteStore, phone: str, parts: int = 1) -> int:
     return message_id
 
 
-def record(
-    store: SQLiteStore, message_id: int, phone: str, *refs: str, carrier: str = "smsc"
-) -> None:
+def record(store: Store, message_id: int, phone: str, *refs: str, carrier: str = "smsc") -> None:
     submission = Submission(1, message_id, phone, carrier, refs or (REF,), State.SUBMITTED)
     sync(store.record_submissions([submission], NOW, VALIDITY))
 
 
-def sent(store: SQLiteStore, phone: str, *refs: str, carrier: str = "smsc") -> int:
+def sent(store: Store, phone: str, *refs: str, carrier: str = "smsc") -> int:
     message_id = send(store, phone, max(1, len(refs)))
     record(store, message_id, phone, *refs, carrier=carrier)
     return message_id
@@ -71,25 +71,29 @@ def report(
     return Receipt(carrier, ref, state, at, phone=handset)
 
 
-def apply(store: SQLiteStore, *receipts: Receipt) -> int:
+def apply(store: Store, *receipts: Receipt) -> int:
     return sync(store.apply_receipts(list(receipts), NOW + 2))
 
 
-def state_of(store: SQLiteStore, message_id: int, phone: str) -> str:
-    row = store._db.execute(
-        "SELECT state FROM recipients WHERE message_id = ? AND phone = ?", (message_id, phone)
-    ).fetchone()
-    return str(row[0])
+def state_of(store: Store, message_id: int, phone: str) -> str:
+    return str(
+        value(
+            store,
+            "SELECT state FROM recipients WHERE message_id = ? AND phone = ?",
+            message_id,
+            phone,
+        )
+    )
 
 
-def kept(store: SQLiteStore, table: str) -> list[tuple[object, ...]]:
-    return store._db.execute(f"SELECT operator_ref, phone, state FROM {table}").fetchall()
+def kept(store: Store, table: str) -> list[tuple[object, ...]]:
+    return rows(store, f"SELECT operator_ref, phone, state FROM {table}")
 
 
 # -- one-part SMS -----------------------------------------------------------------------------
 
 
-def test_a_reused_id_lands_on_the_new_sms_to_the_same_number(store: SQLiteStore) -> None:
+def test_a_reused_id_lands_on_the_new_sms_to_the_same_number(store: Store) -> None:
     old = sent(store, ALICE)
     assert apply(store, report(State.DELIVERED, "33611111111")) == 1
     new = sent(store, ALICE)
@@ -98,7 +102,7 @@ def test_a_reused_id_lands_on_the_new_sms_to_the_same_number(store: SQLiteStore)
     assert state_of(store, new, ALICE) == "undeliverable"
 
 
-def test_a_reused_id_lands_on_the_sms_to_the_handset_it_names(store: SQLiteStore) -> None:
+def test_a_reused_id_lands_on_the_sms_to_the_handset_it_names(store: Store) -> None:
     alice = sent(store, ALICE)
     bob = sent(store, BOB)  # both awaiting their report, with one id
     assert apply(store, report(State.DELIVERED, "+33622222222")) == 1
@@ -107,7 +111,7 @@ def test_a_reused_id_lands_on_the_sms_to_the_handset_it_names(store: SQLiteStore
     assert state_of(store, alice, ALICE) == "undeliverable"
 
 
-def test_without_a_handset_the_sms_awaiting_its_report_is_chosen(store: SQLiteStore) -> None:
+def test_without_a_handset_the_sms_awaiting_its_report_is_chosen(store: Store) -> None:
     old = sent(store, ALICE)
     apply(store, report(State.DELIVERED, None))
     new = sent(store, BOB)
@@ -116,15 +120,15 @@ def test_without_a_handset_the_sms_awaiting_its_report_is_chosen(store: SQLiteSt
 
 
 def test_a_report_fitting_two_awaiting_sms_is_kept_and_changes_neither(
-    store: SQLiteStore, caplog: pytest.LogCaptureFixture
+    store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     first, second = sent(store, ALICE), sent(store, ALICE)
     with caplog.at_level(logging.WARNING):
         assert apply(store, report(State.DELIVERED, "+33611111111")) == 0
     assert state_of(store, first, ALICE) == state_of(store, second, ALICE) == "submitted"
     assert kept(store, "ambiguous_receipts") == [(REF, "+33611111111", "delivered")]
-    candidates = store._db.execute("SELECT candidates FROM ambiguous_receipts").fetchone()[0]
-    assert candidates == f'[[1,{first},"{ALICE}",null],[1,{second},"{ALICE}",null]]'
+    candidates = value(store, "SELECT candidates FROM ambiguous_receipts")
+    assert json.loads(candidates) == [[1, first, ALICE, None], [1, second, ALICE, None]]
     [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert all(word in warning.getMessage() for word in ("smsc", REF, "+33611111111"))
     assert kept(store, "early_receipts") == []
@@ -136,7 +140,7 @@ def test_a_report_fitting_two_awaiting_sms_is_kept_and_changes_neither(
 
 
 def test_kept_reports_are_forgotten_with_the_early_ones_after_the_validity(
-    store: SQLiteStore,
+    store: Store,
 ) -> None:
     """By then the SMS an ambiguous report fitted have ended Not delivered: the table
     would otherwise grow with every such report for good."""
@@ -151,7 +155,7 @@ def test_kept_reports_are_forgotten_with_the_early_ones_after_the_validity(
     assert [r.at for r in sync(store.ambiguous_reports(10))] == [NOW + 5]
 
 
-def test_two_awaiting_sms_without_a_handset_are_not_guessed_between(store: SQLiteStore) -> None:
+def test_two_awaiting_sms_without_a_handset_are_not_guessed_between(store: Store) -> None:
     alice, bob = sent(store, ALICE), sent(store, BOB)
     assert apply(store, report(State.DELIVERED, None)) == 0
     assert (state_of(store, alice, ALICE), state_of(store, bob, BOB)) == ("submitted",) * 2
@@ -161,13 +165,13 @@ def test_two_awaiting_sms_without_a_handset_are_not_guessed_between(store: SQLit
 # -- long SMS ---------------------------------------------------------------------------------
 
 
-def test_a_part_id_another_sms_has_is_kept_and_reported_on_its_own(store: SQLiteStore) -> None:
+def test_a_part_id_another_sms_has_is_kept_and_reported_on_its_own(store: Store) -> None:
     alice = sent(store, ALICE, "1", "2")
     bob = sent(store, BOB, "2", "3")  # part 1 of Bob's has the id of part 2 of Alice's
-    rows = store._db.execute(
-        "SELECT message_id, phone, part, operator_ref FROM parts ORDER BY message_id, part"
-    ).fetchall()
-    assert rows == [
+    recorded = rows(
+        store, "SELECT message_id, phone, part, operator_ref FROM parts ORDER BY message_id, part"
+    )
+    assert recorded == [
         (alice, ALICE, 1, "1"),
         (alice, ALICE, 2, "2"),
         (bob, BOB, 1, "2"),
@@ -194,7 +198,7 @@ def test_a_part_id_another_sms_has_is_kept_and_reported_on_its_own(store: SQLite
     ],
 )
 def test_two_parts_of_one_sms_with_one_id_take_its_reports_in_turn(
-    store: SQLiteStore, reports: tuple[State, ...], public: str
+    store: Store, reports: tuple[State, ...], public: str
 ) -> None:
     """A counter restarted between the parts: both are awaiting a report with that id."""
     alice = sent(store, ALICE, REF, REF)
@@ -204,7 +208,7 @@ def test_two_parts_of_one_sms_with_one_id_take_its_reports_in_turn(
     assert kept(store, "ambiguous_receipts") == []
 
 
-def test_a_one_part_sms_and_a_part_of_a_long_one_may_share_an_id(store: SQLiteStore) -> None:
+def test_a_one_part_sms_and_a_part_of_a_long_one_may_share_an_id(store: Store) -> None:
     long_sms = sent(store, ALICE, REF, "9")
     short = sent(store, BOB, REF)
     apply(store, report(State.DELIVERED, BOB), report(State.DELIVERED, ALICE, "9"))
@@ -215,7 +219,7 @@ def test_a_one_part_sms_and_a_part_of_a_long_one_may_share_an_id(store: SQLiteSt
 # -- early reports ----------------------------------------------------------------------------
 
 
-def test_an_early_report_waits_for_the_submission_to_its_handset(store: SQLiteStore) -> None:
+def test_an_early_report_waits_for_the_submission_to_its_handset(store: Store) -> None:
     old = sent(store, ALICE)  # awaiting, with the id the operator is about to reuse
     new = send(store, BOB)
     assert apply(store, report(State.DELIVERED, "33622222222")) == 0
@@ -230,7 +234,7 @@ def test_an_early_report_waits_for_the_submission_to_its_handset(store: SQLiteSt
 
 
 def test_an_early_report_for_a_reused_id_and_the_same_number_reaches_the_new_sms(
-    store: SQLiteStore,
+    store: Store,
 ) -> None:
     old = sent(store, ALICE)
     apply(store, report(State.DELIVERED, ALICE))
@@ -241,7 +245,7 @@ def test_an_early_report_for_a_reused_id_and_the_same_number_reaches_the_new_sms
     assert state_of(store, old, ALICE) == "delivered"
 
 
-def test_a_late_report_on_a_final_sms_is_not_kept(store: SQLiteStore) -> None:
+def test_a_late_report_on_a_final_sms_is_not_kept(store: Store) -> None:
     old = sent(store, ALICE)
     apply(store, report(State.DELIVERED, ALICE))
     assert apply(store, report(State.DELIVERED, ALICE)) == 0  # a duplicate
@@ -249,7 +253,7 @@ def test_a_late_report_on_a_final_sms_is_not_kept(store: SQLiteStore) -> None:
     assert state_of(store, old, ALICE) == "delivered"
 
 
-def test_early_reports_of_parts_wait_for_their_own_long_sms(store: SQLiteStore) -> None:
+def test_early_reports_of_parts_wait_for_their_own_long_sms(store: Store) -> None:
     bob = send(store, BOB, 2)
     apply(store, report(State.DELIVERED, BOB, "1"), report(State.DELIVERED, BOB, "2"))
     alice = send(store, ALICE, 2)
@@ -259,7 +263,7 @@ def test_early_reports_of_parts_wait_for_their_own_long_sms(store: SQLiteStore) 
     assert state_of(store, alice, ALICE) == "submitted"
 
 
-def test_a_national_handset_of_another_region_waits_for_its_own_sms(store: SQLiteStore) -> None:
+def test_a_national_handset_of_another_region_waits_for_its_own_sms(store: Store) -> None:
     """A Moroccan handset written nationally, an id reused for a French SMS: read in
     France only, "0620123456" was no number we send to, and the report landed on the
     French SMS on its id alone."""
@@ -281,7 +285,7 @@ def test_a_national_handset_of_another_region_waits_for_its_own_sms(store: SQLit
 
 
 def test_a_national_handset_naming_a_final_sms_waits_for_one_in_another_region(
-    store: SQLiteStore,
+    store: Store,
 ) -> None:
     french = sent(store, "+33620123456")
     apply(store, report(State.DELIVERED, "0620123456"))
@@ -296,7 +300,7 @@ def test_a_national_handset_naming_a_final_sms_waits_for_one_in_another_region(
 
 
 def test_receipts_from_a_short_code_are_matched_on_the_id_alone_and_said_so_once(
-    store: SQLiteStore, caplog: pytest.LogCaptureFixture, tmp_path: Path
+    store: Store, caplog: pytest.LogCaptureFixture, database_url: str
 ) -> None:
     """An SMSC that puts a short code where the handset goes: before, every receipt sat in
     early_receipts until the validity ended, and every SMS ended Not delivered."""
@@ -319,7 +323,7 @@ def test_receipts_from_a_short_code_are_matched_on_the_id_alone_and_said_so_once
     # Said once per store, not once per process: another store (a restarted worker, the
     # next test) says it again.
     caplog.clear()
-    again = SQLiteStore.open(tmp_path / "s.db")
+    again = open_store(database_url)
     try:
         with caplog.at_level(logging.WARNING):
             sent(again, BOB, "r2", carrier=carrier)
@@ -330,7 +334,7 @@ def test_receipts_from_a_short_code_are_matched_on_the_id_alone_and_said_so_once
     assert carrier in warning
 
 
-def test_an_early_receipt_from_our_sender_is_taken_by_its_submission(store: SQLiteStore) -> None:
+def test_an_early_receipt_from_our_sender_is_taken_by_its_submission(store: Store) -> None:
     carrier = "sender-smsc"
     message_id = send(store, ALICE)
     # Before the submit_sm_resp is recorded: nothing has the id yet, it waits.
@@ -342,7 +346,7 @@ def test_an_early_receipt_from_our_sender_is_taken_by_its_submission(store: SQLi
 
 
 def test_a_receipt_from_a_number_we_send_to_still_waits_for_its_own_sms(
-    store: SQLiteStore,
+    store: Store,
 ) -> None:
     """Bob was sent an SMS under another id: a receipt from Bob is Bob's, never Alice's."""
     alice = sent(store, ALICE)
@@ -352,7 +356,7 @@ def test_a_receipt_from_a_number_we_send_to_still_waits_for_its_own_sms(
     assert kept(store, "early_receipts") == [(REF, BOB, "delivered")]
 
 
-def test_a_receipt_for_an_sms_awaiting_a_retry_waits_for_it(store: SQLiteStore) -> None:
+def test_a_receipt_for_an_sms_awaiting_a_retry_waits_for_it(store: Store) -> None:
     """The connection dropped before the operator's answer: the SMS went back to
     `accepted` for a retry, and the operator, which had it, reports on it. Its number is
     one we send to: the receipt is never matched on its id alone to another SMS holding
@@ -372,7 +376,7 @@ def test_a_receipt_for_an_sms_awaiting_a_retry_waits_for_it(store: SQLiteStore) 
 
 
 def test_a_receipt_for_a_long_sms_refused_on_a_later_part_stays_off_other_sms(
-    store: SQLiteStore,
+    store: Store,
 ) -> None:
     """The operator took part 1 and refused part 2: the SMS is recorded refused, with no
     id, and part 1's receipt comes all the same. Its number is one we send to: the
@@ -386,7 +390,7 @@ def test_a_receipt_for_a_long_sms_refused_on_a_later_part_stays_off_other_sms(
     assert state_of(store, bob, BOB) == "rejected"
 
 
-def test_a_receipt_for_an_sms_released_at_a_restart_waits_for_it(store: SQLiteStore) -> None:
+def test_a_receipt_for_an_sms_released_at_a_restart_waits_for_it(store: Store) -> None:
     """The process died with the SMS claimed: released at the next start, it is `accepted`
     again, and a receipt from its number is still its own."""
     alice = sent(store, ALICE)
@@ -400,9 +404,10 @@ def test_a_receipt_for_an_sms_released_at_a_restart_waits_for_it(store: SQLiteSt
     assert state_of(store, bob, BOB) == "delivered"
 
 
-# -- what the store reads, and how ------------------------------------------------------------
+# -- SQLite only: what the store reads, and how (its statements, its query plans, its files) --
 
 
+@pytest.mark.sqlite_only
 def test_a_batch_of_reports_is_read_in_the_same_statements_whatever_its_size(
     store: SQLiteStore,
 ) -> None:
@@ -421,6 +426,7 @@ def test_a_batch_of_reports_is_read_in_the_same_statements_whatever_its_size(
     assert reads(1, State.ENROUTE) == reads(40, State.DELIVERED) == 2
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     ("query", "index"),
     [
@@ -440,6 +446,7 @@ def test_each_lookup_walks_the_batch_and_probes_an_index(
     assert all(step.startswith(("SCAN j", "SEARCH")) for step in plan)
 
 
+@pytest.mark.sqlite_only
 def test_the_numbers_a_batch_asks_about_are_probed_on_indexes(store: SQLiteStore) -> None:
     """Only the batch's numbers are read, each on an index: never every claimed phone."""
     plan = [row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + NUMBERS, ("[]",))]
@@ -449,6 +456,7 @@ def test_the_numbers_a_batch_asks_about_are_probed_on_indexes(store: SQLiteStore
     assert not [step for step in plan if step.startswith("SCAN") and not step.startswith("SCAN j")]
 
 
+@pytest.mark.sqlite_only
 def test_the_regions_we_send_to_are_read_with_one_probe_per_prefix(store: SQLiteStore) -> None:
     """A skip scan on an index: never every number ever sent to."""
     plan = [row[3] for row in store._db.execute("EXPLAIN QUERY PLAN " + REGIONS)]
@@ -462,6 +470,7 @@ def test_the_regions_we_send_to_are_read_with_one_probe_per_prefix(store: SQLite
     assert sorted(store._db.execute(REGIONS)) == [("+141",), ("+212",), ("+336",), ("+337",)]
 
 
+@pytest.mark.sqlite_only
 def test_the_migration_keeps_the_parts_recorded_before_it(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     db = sqlite3.connect(path, isolation_level=None)

@@ -48,13 +48,20 @@ class SendOptions(msgspec.Struct, frozen=True):
 
 
 def text_of(raw: object) -> str:
-    """Form values are strings, JSON ones may be numbers or booleans: read both alike."""
+    """Form values are strings, JSON ones may be numbers or booleans: read both alike.
+
+    A NUL character is a wrong format wherever it is: no SMS carries one, and PostgreSQL
+    stores none in text (it would be an error of the database, a 503, not the client's).
+    """
     if raw is None:
         return ""
     if isinstance(raw, bool):
         return "1" if raw else "0"
     if isinstance(raw, str | int):
-        return str(raw).strip()
+        text = str(raw).strip()
+        if "\x00" in text:
+            raise Refused(Problem.BAD_FORMAT)
+        return text
     raise Refused(Problem.BAD_FORMAT)
 
 

@@ -25,6 +25,9 @@ from smsrelay.store.migrations import migration_files
 # Held, for its transaction, by whoever migrates: several processes starting at once
 # (the API, its delivery worker, a CLI) apply each migration once, in turn.
 MIGRATION_LOCK = 0x736D_7372_6C79  # "smsrly"
+# Held by every transaction that records submissions or applies reports (see
+# `postgres_delivery.DeliveryQueries._reports_lock`).
+REPORTS_LOCK = 0x736D_7372_6C7A
 # How long opening a connection may take before the store answers "cannot connect".
 CONNECT_TIMEOUT = 10.0
 
@@ -81,6 +84,22 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
+# Everything asyncpg and the network raise: the server's errors, the client's (a broken
+# or closed connection), its internal state errors (a connection cut in the middle of
+# an operation), the socket's. Translated where they enter, so nothing above the store
+# sees a driver error and a lost connection is a 503, never a 500.
+DRIVER_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
+
+# Opening the pool also raises ValueError for a malformed URL.
+_OPENING_ERRORS: tuple[type[Exception], ...] = (*DRIVER_ERRORS, ValueError)
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
@@ -93,7 +112,7 @@ def translated(action: str) -> Iterator[None]:
         yield
     except (asyncpg.UniqueViolationError, asyncpg.ForeignKeyViolationError) as exc:
         raise ConflictError(_one_line(exc)) from exc
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+    except DRIVER_ERRORS as exc:
         raise StoreError(f"PostgreSQL {action} failed: {_one_line(exc)}") from exc
 
 
@@ -103,9 +122,13 @@ class PostgresConnection:
         self._pool_size = pool_size
         self._pool: _Pool | None = None
         self._opening = asyncio.Lock()
+        self._closed = False
 
     async def _connected(self) -> _Pool:
-        """The pool, opened now if this is the first use; never half-open."""
+        """The pool, opened now if this is the first use; never half-open. A closed store
+        stays closed: reopening would leave a pool nobody closes."""
+        if self._closed:
+            raise StoreError(f"the PostgreSQL store of {redacted(self._url)} is closed")
         if self._pool is None:
             async with self._opening:
                 if self._pool is None:
@@ -120,8 +143,7 @@ class PostgresConnection:
                 max_size=self._pool_size,
                 timeout=CONNECT_TIMEOUT,
             )
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, ValueError) as exc:
-            # ValueError: a malformed URL; TimeoutError is an OSError.
+        except _OPENING_ERRORS as exc:
             raise StoreError(
                 f"cannot connect to PostgreSQL at {redacted(self._url)}: {_one_line(exc)}"
             ) from exc
@@ -170,6 +192,7 @@ class PostgresConnection:
         return applied
 
     async def close(self) -> None:
+        self._closed = True
         if self._pool is not None:
             pool, self._pool = self._pool, None
             with translated("close"):
