@@ -8,7 +8,6 @@ the decisions log must end in reads in one place.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import msgspec
 
 from e2e_common import FINAL_LIST
-from e2e_measure import Load
+from e2e_measure import Load, Reader
 from harness import Server
 from smsrelay.domain.status import PUBLIC_BY_VALUE
 from smsrelay.smsc.decisions import read_decisions
@@ -99,9 +98,7 @@ class Consistency:
     final_recipients: int
 
 
-def consistency(
-    db: sqlite3.Connection, fates: dict[str, str], twice: int, final_events: int
-) -> Consistency:
+def consistency(db: Reader, fates: dict[str, str], twice: int, final_events: int) -> Consistency:
     """The file's recipients against the SMSC's fates (`decided`); `final_events`: how many
     final-status events the file holds (one per `Latency` value)."""
     rows = db.execute("SELECT phone, state FROM recipients").fetchall()
@@ -140,7 +137,7 @@ class Latency:
     last_final: float  # Unix time of the last final event
 
 
-def latencies(db: sqlite3.Connection) -> Latency:
+def latencies(db: Reader) -> Latency:
     """Accept → final status of every final-status event, from `status_events.at` (REAL).
 
     All recipients of one send are accepted in one transaction at one time, so the

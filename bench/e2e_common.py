@@ -48,6 +48,7 @@ class Options:
     seed: int
     keep: bool
     database_dir: Path | None
+    database: str | None = None  # an admin postgresql:// URL: the server runs on PostgreSQL
 
     @property
     def requests(self) -> int:

@@ -12,19 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import msgspec
 
 from e2e_common import FINAL_LIST, Failed, Options
 from e2e_processes import CONNECTOR, Smsc, tail
-from harness import ANSWER_TIMEOUT, CpuClock, Server, cpu_seconds, read_only
+from harness import ANSWER_TIMEOUT, CpuClock, Server, cpu_seconds
 from load_client import Connection
 from multi_status_data import log
+from pg import PgReader
 from send import RECIPIENTS_PER_REQUEST, Tally, ask, check
+
+# What the sampler and the checks read the database with: the SQLite file, read-only
+# beside the server (WAL readers do not block), or a PostgreSQL connection shaped like it.
+Reader: TypeAlias = sqlite3.Connection | PgReader
 
 SAMPLE_INTERVAL = 1.0
 PROGRESS_EVERY = 5  # samples
@@ -32,6 +38,10 @@ STALL_TIMEOUT = 30.0  # seconds without progress that end the drain
 _FINAL_EVENTS = (
     f"SELECT count(*) FROM status_events WHERE id > ? AND id <= ? AND state IN ({FINAL_LIST})"
 )
+# PostgreSQL: the newest event old enough that every event below it has committed.
+_SETTLED_TOP = "SELECT id FROM status_events WHERE at <= ? ORDER BY id DESC LIMIT 1"
+# On PostgreSQL, how old an event must be before the sampler counts up to it (see Sampler).
+PG_SETTLE = 2.0
 
 
 @dataclass(frozen=True)
@@ -76,10 +86,19 @@ class Load:
 
 
 class Sampler:
-    """Counts what has happened, read from the SQLite file and the decisions log."""
+    """Counts what has happened, read from the database and the decisions log.
 
-    def __init__(self, database: Path, decisions: Path, load: Load) -> None:
-        self._db = read_only(database)
+    The final events are counted by id, from the last id read up to the newest. On SQLite
+    ids are taken in commit order (one writer at a time). On PostgreSQL they are not:
+    several connections write at once, and an id taken first may commit last; so there
+    (`settle` > 0) the count goes only up to the newest event at least `settle` seconds
+    old, by when its transaction (tens of ms) has committed: the counts lag by that much,
+    which moves the timeline and not the rates over the steady window.
+    """
+
+    def __init__(self, database: Reader, decisions: Path, load: Load, settle: float = 0.0) -> None:
+        self._db = database
+        self._settle = settle
         self._decisions = decisions.open("rb")
         self._load = load
         self._last_event = 0
@@ -88,7 +107,11 @@ class Sampler:
         self.samples: list[Sample] = []
 
     def take(self) -> Sample:
-        (top,) = self._db.execute("SELECT coalesce(max(id), 0) FROM status_events").fetchone()
+        if self._settle:
+            row = self._db.execute(_SETTLED_TOP, (time.time() - self._settle,)).fetchone()
+            top = row[0] if row else 0
+        else:
+            (top,) = self._db.execute("SELECT coalesce(max(id), 0) FROM status_events").fetchone()
         if top > self._last_event:
             (new,) = self._db.execute(_FINAL_EVENTS, (self._last_event, top)).fetchone()
             self._finalised += new

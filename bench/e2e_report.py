@@ -79,10 +79,18 @@ def table(result: Result, fig: Figures) -> str:
     )
 
 
-def report(options: Options, result: Result, fs_type: str, started: str, code: str) -> bool:
+def report(
+    options: Options,
+    result: Result,
+    fs_type: str,
+    started: str,
+    code: str,
+    postgres: str | None = None,
+) -> bool:
     """Print everything but the last line; whether every check passed.
 
-    `code` is `code_version()` read before the servers started: the sources they ran.
+    `code` is `code_version()` read before the servers started: the sources they ran;
+    `postgres`, the database the server ran on when not the SQLite file.
     """
     load, c = result.load, result.consistency
     tally = load.tally
@@ -99,7 +107,8 @@ def report(options: Options, result: Result, fs_type: str, started: str, code: s
         f"end to end: POST /v1/bulk-send → smsrelay serve (API + delivery worker) → SMPP"
         f" connector (window {options.window}, throughput {THROUGHPUT:,.0f}/s) →"
         f" smsrelay smsc (its own process, window {options.smsc_window}) → receipts →"
-        f" status in SQLite and through /v1/multi-status; run {started}"
+        f" status in {'PostgreSQL' if postgres else 'SQLite'} and through /v1/multi-status;"
+        f" run {started}"
     )
     print(
         f"load: {options.duration:g} s, {how}; {options.concurrency} keep-alive connections;"
@@ -121,11 +130,18 @@ def report(options: Options, result: Result, fs_type: str, started: str, code: s
     )
     print(machine())
     print(code)
-    print(
-        "server: one `smsrelay serve` (one uvicorn worker, its delivery worker process),"
-        " default settings (sqlite_synchronous FULL, WAL), a fresh SQLite file on"
-        f" {fs_type}; everything on 127.0.0.1"
-    )
+    if postgres:
+        print(
+            "server: one `smsrelay serve` (one uvicorn worker, its delivery worker process),"
+            f" default settings, on {postgres}, its server on these cores; everything on"
+            " 127.0.0.1; cpu 'others' below includes PostgreSQL's processes"
+        )
+    else:
+        print(
+            "server: one `smsrelay serve` (one uvicorn worker, its delivery worker process),"
+            " default settings (sqlite_synchronous FULL, WAL), a fresh SQLite file on"
+            f" {fs_type}; everything on 127.0.0.1"
+        )
     print(
         "definitions: accepted = recipients of bulk-send answers that passed every check;"
         " submitted = SMS the SMSC accepted or refused (lines of its decisions log, written"

@@ -1,4 +1,5 @@
-"""One run of the end-to-end benchmark, from a fresh SQLite file to both processes
+"""One run of the end-to-end benchmark, from a fresh database (a SQLite file, or with
+`--database` a fresh PostgreSQL database made by `end_to_end.py`) to both processes
 stopped: the account and its key, the bodies, the processes, the load, the drain and the
 checks, in that order, and what they found (`Result`, with `timeline.csv`).
 
@@ -24,12 +25,24 @@ from e2e_common import (
     TIMELINE_FILE,
     Options,
 )
-from e2e_measure import Load, Phases, Sample, Sampler, drain, progress, run_load
+from e2e_measure import (
+    PG_SETTLE,
+    Load,
+    Phases,
+    Reader,
+    Sample,
+    Sampler,
+    drain,
+    progress,
+    run_load,
+)
 from e2e_processes import Smsc, server_config, smsrelay_server
 from harness import cpu_seconds, free_port, peak_rss_mb, proc_status, read_only, remove_database
 from load_client import build_requests
 from multi_status_data import log
+from pg import PgReader
 from send import BULK_SEND, RECIPIENTS_PER_REQUEST, build_bodies, smsrelay_cli
+from smsrelay.store.postgres_connection import redacted
 
 ACCOUNT = "bench-e2e"
 CREDITS = 100_000_000
@@ -53,10 +66,18 @@ class Result:
     samples: list[Sample]
 
 
-def measure(options: Options, folder: Path, env: dict[str, str]) -> Result:
+def measure(
+    options: Options, folder: Path, env: dict[str, str], postgres_url: str | None = None
+) -> Result:
+    """The run, on the SQLite file `DATABASE_FILE` in `folder`, or on the (fresh, empty)
+    PostgreSQL database `postgres_url`."""
     path = folder / DATABASE_FILE
-    database = f"sqlite:///{path}"
+    database = postgres_url or f"sqlite:///{path}"
     remove_database(path)
+
+    def reader() -> Reader:
+        return PgReader(postgres_url) if postgres_url else read_only(path)
+
     for name in (DECISIONS_FILE, SMSC_LOG, SERVER_LOG, TIMELINE_FILE):
         (folder / name).unlink(missing_ok=True)
     smsrelay_cli(
@@ -76,8 +97,9 @@ def measure(options: Options, folder: Path, env: dict[str, str]) -> Result:
         server_config(folder, database, port, smsc_port, options.window)
         log(f"smsc: listening on 127.0.0.1:{smsc_port}, window {options.smsc_window}")
         startup = server.start()
-        log(f"smsrelay: answering on 127.0.0.1:{port} after {startup:.1f} s, database {path}")
-        sampler = Sampler(path, smsc.decisions, load)
+        where = redacted(postgres_url) if postgres_url else path
+        log(f"smsrelay: answering on 127.0.0.1:{port} after {startup:.1f} s, database {where}")
+        sampler = Sampler(reader(), smsc.decisions, load, PG_SETTLE if postgres_url else 0.0)
         requests = build_requests(bodies, port, BULK_SEND)
         how = f"{options.rate:,.0f} SMS/s offered" if options.rate else "closed loop"
         log(f"load: {options.duration:g} s, {how}, {options.concurrency} connections")
@@ -101,7 +123,7 @@ def measure(options: Options, folder: Path, env: dict[str, str]) -> Result:
         smsc.stop()
     log("stopped both; comparing the file with the decisions log")
     fates, twice = decided(smsc.decisions)
-    with contextlib.closing(read_only(path)) as db:
+    with contextlib.closing(reader()) as db:
         latency = latencies(db)
         checked = consistency(db, fates, twice, len(latency.values))
     result = Result(

@@ -3,6 +3,7 @@
     .venv/bin/python bench/end_to_end.py                   # 30 s, closed loop (`make bench-e2e`)
     .venv/bin/python bench/end_to_end.py --rate 3000       # 3,000 SMS/s offered on a schedule
     .venv/bin/python bench/end_to_end.py --window 128 --keep --database-dir /tmp/e2e
+    .venv/bin/python bench/end_to_end.py --rate 3000 --database postgresql://postgres@127.0.0.1/postgres
 
 1. Two processes on 127.0.0.1: `smsrelay smsc` (the SMSC simulator, its own process, on a
    port it picks: the first line of its log names it) whose reports come within a second
@@ -35,6 +36,12 @@
 
 One table; the last line is `finalised: N SMS/s`, the sustained end-to-end rate over the
 steady window (from `--warmup` seconds after the first send to the last accepted answer).
+With `--database postgresql://...` (an admin URL) the server runs on PostgreSQL instead: a
+fresh database with a random name, created there before the run and dropped after it
+whatever happens; the account and key are made by the same CLI commands, and the sampler
+and the checks read that database with the same SQL (`pg.PgReader`; the sampler's counts
+lag by `e2e_measure.PG_SETTLE` seconds there, see `Sampler`).
+
 Progress goes to stderr, the result to stdout. Exit status 1 when an answer was wrong or
 missing, a status disagrees with the SMSC's decision, the SMSC decided a number twice, the
 final-status events are not one per final recipient, or not everything was final in time.
@@ -43,12 +50,15 @@ final-status events are not one per final recipient, or not everything was final
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import asyncpg
 
 from e2e_common import (
     DATABASE_FILE,
@@ -64,6 +74,7 @@ from e2e_report import figures, report
 from e2e_run import measure
 from harness import clean_env, code_version, remove_database, results_folder
 from multi_status_data import log
+from pg import BenchDatabase, is_postgres_url, postgres_version
 from send import filesystem
 
 
@@ -104,6 +115,12 @@ def parse_options(argv: list[str] | None = None) -> Options:
         "--keep", action="store_true", help="keep the results folder (database, logs, timeline)"
     )
     parser.add_argument(
+        "--database",
+        metavar="POSTGRESQL_URL",
+        help="run the server on PostgreSQL: an admin URL (postgresql://user@host:port/db) where"
+        " a fresh database is created for the run, and dropped at its end",
+    )
+    parser.add_argument(
         "--database-dir",
         type=Path,
         help=f"where {DATABASE_FILE} is created afresh (default: a new folder in bench/results)",
@@ -118,6 +135,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
         parser.error("--rate and --warmup must not be negative, the timeouts must be positive")
     if args.duration < args.warmup + 5:
         parser.error("--duration must be at least --warmup + 5 s")
+    if args.database is not None and not is_postgres_url(args.database):
+        parser.error("--database must be a postgresql:// URL")
     return Options(
         duration=args.duration,
         rate=args.rate,
@@ -130,6 +149,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         seed=args.seed,
         keep=args.keep,
         database_dir=args.database_dir.resolve() if args.database_dir else None,
+        database=args.database,
     )
 
 
@@ -139,19 +159,32 @@ def main() -> int:
     env = clean_env()
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     code = code_version()  # before the servers start: what they run
+    # A PostgreSQL database is dropped whatever happens: only the SQLite file is kept.
+    kept = "" if options.database else "database, "
+    failures = (Failed, RuntimeError, OSError, subprocess.SubprocessError, sqlite3.Error)
     try:
-        result = measure(options, folder, env)
-    except (Failed, RuntimeError, OSError, subprocess.SubprocessError, sqlite3.Error) as exc:
+        with contextlib.ExitStack() as cleanup:
+            postgres: BenchDatabase | None = None
+            if options.database:
+                postgres = cleanup.enter_context(BenchDatabase(options.database))
+            result = measure(options, folder, env, postgres.url if postgres else None)
+            version = postgres_version(postgres) if postgres else ""
+    except (*failures, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         log(f"FAILED: {exc}")
-        log(f"kept {folder} (database, logs, decisions)")
+        log(f"kept {folder} ({kept}logs, decisions)")
         print(f"FAILED: {exc}")
         print("finalised: 0 SMS/s")
         return 1
-    passed = report(options, result, filesystem(folder), started, code)
+    store = (
+        f"a fresh database on PostgreSQL {version}, dropped after the run"
+        if options.database
+        else None
+    )
+    passed = report(options, result, filesystem(folder), started, code, store)
     if not passed:
-        log(f"FAILED: kept {folder} (database, logs, decisions, timeline)")
+        log(f"FAILED: kept {folder} ({kept}logs, decisions, timeline)")
     elif options.keep:
-        log(f"kept {folder} (database, logs, decisions, timeline)")
+        log(f"kept {folder} ({kept}logs, decisions, timeline)")
     elif options.database_dir is None:
         shutil.rmtree(folder)
     else:

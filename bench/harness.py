@@ -65,8 +65,9 @@ def smsrelay_command() -> str:
     return str(Path(sys.executable).with_name("smsrelay"))
 
 
-def serve_command(port: int, database: Path) -> list[str]:
-    """`smsrelay serve` on 127.0.0.1:`port` with the SQLite file `database`, else defaults."""
+def serve_command(port: int, database: Path | str) -> list[str]:
+    """`smsrelay serve` on 127.0.0.1:`port` with the SQLite file `database` (a Path) or the
+    database URL `database` (a str, e.g. postgresql://...), else defaults."""
     return [
         smsrelay_command(),
         "serve",
@@ -75,7 +76,7 @@ def serve_command(port: int, database: Path) -> list[str]:
         "--port",
         str(port),
         "--database",
-        f"sqlite:///{database}",
+        database if isinstance(database, str) else f"sqlite:///{database}",
     ]
 
 

@@ -4,6 +4,8 @@
     .venv/bin/python bench/multi_status.py --quick    # smoke run: 20 k recipients, 3 s phases
     .venv/bin/python bench/multi_status.py --recipients 10000000 --keep
     .venv/bin/python bench/multi_status.py --keep --rounds 3  # medians of 3 rounds
+    .venv/bin/python bench/multi_status.py --database postgresql://postgres@127.0.0.1:5432/postgres
+                                                      # also on PostgreSQL (`make bench-pg`)
 
 1. Fill a fresh SQLite file under bench/results/ with N recipients of many accounts
    (schema by smsrelay's own migrations, rows inserted directly), and create an API key
@@ -21,6 +23,16 @@
    at peak: the work each does per request, which the host's noise disturbs less) and,
    last, `ratio: smsrelay req/s / reference req/s`.
 
+With `--database postgresql://...` (an admin URL: the benchmark creates a database with a
+random name there, and drops it at the end whatever happens), the filled SQLite file,
+API key included, is copied into that fresh database with smsrelay's own copier (the one
+of `smsrelay migrate-data`), after smsrelay's PostgreSQL migrations, then ANALYZEd; a
+third server, `smsrelay-pg` (`smsrelay serve --database` that database), gets the same
+bodies, checks and phases as the other two, in the same rounds. The table gains the CPU
+PostgreSQL's processes spent per request (`pg.PostgresCpu`: its backends on our database
+and its shared helpers, from /proc; its time is taken out of "other processes"), and the
+last line is `pg ratio: smsrelay-pg req/s / smsrelay req/s` (PostgreSQL / SQLite).
+
 Steps 1 and 2 live in `multi_status_data.py`, the Python load client in `load_client.py`,
 wrk's script in `multi_status.lua`, the server process, CPU accounting and the machine's
 description in `harness.py` (shared with `send.py`); docs/performance.md explains the
@@ -34,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -77,6 +90,7 @@ from multi_status_data import (
     new_key,
     reusable,
 )
+from pg import BenchDatabase, PostgresCpu, is_postgres_url, postgres_version
 
 LUA_SCRIPT = BENCH_DIR / "multi_status.lua"
 LOAD_CLIENT = BENCH_DIR / "load_client.py"
@@ -97,6 +111,7 @@ class Options:
     bodies: int
     pin: bool
     rounds: int
+    database: str | None  # an admin postgresql:// URL: measure PostgreSQL too
 
 
 @dataclass
@@ -111,6 +126,7 @@ class Measure:
     errors: int = 0
     background: float = 0.0  # cores used by other processes, worst measured phase
     steal: float = 0.0  # cores taken by the hypervisor, worst measured phase
+    db_cpu_ms: float | None = None  # PostgreSQL's CPU time per request at peak, when used
 
     def account(self, use: CpuUse) -> None:
         self.background = max(self.background, use.others)
@@ -203,6 +219,25 @@ def run_client(
     return result
 
 
+class Phase:
+    """The CPU clocks of one measured phase: the machine's and the server's, and
+    PostgreSQL's when the server uses it (its processes are no "other processes" then)."""
+
+    def __init__(self, server: Server, database: PostgresCpu | None) -> None:
+        self.database = database
+        self.clock = CpuClock.read(server.pid)
+        self.db_before = database.read() if database else {}
+        self.server_pid = server.pid
+
+    def end(self) -> tuple[CpuUse, float]:
+        """Cores used during the phase: as `CpuClock.until` gives them, and PostgreSQL's."""
+        later = CpuClock.read(self.server_pid)
+        db_seconds = self.database.since(self.db_before) if self.database else 0.0
+        use = self.clock.until(later)
+        db_cores = db_seconds / (later.at - self.clock.at)
+        return CpuUse(use.server, max(0.0, use.others - db_cores), use.steal), db_cores
+
+
 def measure(
     server: Server,
     options: Options,
@@ -210,6 +245,7 @@ def measure(
     bodies: list[bytes],
     answers: list[dict[str, Any]],
     wrk: str | None,
+    database: PostgresCpu | None = None,
 ) -> Measure:
     result = Measure(server.name)
     log(f"{server.name}: starting on 127.0.0.1:{server.port}")
@@ -223,37 +259,40 @@ def measure(
 
         if wrk:
             run_wrk(wrk, server.port, files, options.connections, _whole_seconds(options.warmup))
-            before = CpuClock.read(server.pid)
+            phase = Phase(server, database)
             out = run_wrk(
                 wrk, server.port, files, options.connections, _whole_seconds(options.duration)
             )
-            use = before.until(CpuClock.read(server.pid))
+            use, db_cores = phase.end()
             result.peak_rate = out["requests"] / (out["duration_us"] / 1e6)
             result.wrong += out["wrong"] + out["status"]
             result.errors += out["connect"] + out["read"] + out["write"] + out["timeout"]
             peak_latency = f"p50 {out['p50_us'] / 1000:.1f} ms, p99 {out['p99_us'] / 1000:.1f} ms"
         else:
-            before = CpuClock.read(server.pid)
+            phase = Phase(server, database)
             out_py = run_client(
                 server.port, files, "closed", options.connections, options.warmup, options.duration
             )
-            use = before.until(CpuClock.read(server.pid))
+            use, db_cores = phase.end()
             result.peak_rate = out_py["rate"]
             result.wrong += out_py["wrong"]
             result.errors += out_py["errors"]
             peak_latency = f"p50 {out_py['p50_ms']:.1f} ms, p99 {out_py['p99_ms']:.1f} ms"
         result.cpu_ms = use.server / result.peak_rate * 1000 if result.peak_rate else 0.0
+        if database is not None:  # as the server's: cores over the phase / requests per s
+            result.db_cpu_ms = db_cores / result.peak_rate * 1000 if result.peak_rate else 0.0
         result.account(use)
         log(
             f"{server.name}: peak {result.peak_rate:,.0f} req/s with {options.connections}"
             f" connections ({peak_latency}); server CPU {use.server:.0%} of a core,"
-            f" other processes {use.others:.2f} cores, steal {use.steal:.2f}"
+            + (f" PostgreSQL {result.db_cpu_ms:.2f} ms/req," if database is not None else "")
+            + f" other processes {use.others:.2f} cores, steal {use.steal:.2f}"
         )
         if result.peak_rate <= 0:
             raise RuntimeError(f"{server.name}: no request completed at peak")
 
         target = result.peak_rate / 2
-        before = CpuClock.read(server.pid)
+        phase = Phase(server, database)
         half = run_client(
             server.port,
             files,
@@ -263,7 +302,7 @@ def measure(
             options.duration,
             target,
         )
-        use = before.until(CpuClock.read(server.pid))
+        use, _ = phase.end()
         result.account(use)
         result.p50_ms = half["p50_ms"]
         result.p99_ms = half["p99_ms"]
@@ -309,11 +348,12 @@ def median_measure(rounds: list[Measure]) -> Measure:
         errors=sum(r.errors for r in rounds),
         background=max(r.background for r in rounds),
         steal=max(r.steal for r in rounds),
+        db_cpu_ms=None if rounds[0].db_cpu_ms is None else mid("db_cpu_ms"),
     )
 
 
 def table(results: list[Measure]) -> str:
-    headers = (
+    headers: tuple[str, ...] = (
         "server",
         "req/s",
         "statuses/s",
@@ -322,7 +362,7 @@ def table(results: list[Measure]) -> str:
         "p99 ms (half load)",
         "peak RSS MB",
     )
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             r.name,
             f"{r.peak_rate:,.0f}",
@@ -334,6 +374,12 @@ def table(results: list[Measure]) -> str:
         )
         for r in results
     ]
+    if any(r.db_cpu_ms is not None for r in results):  # PostgreSQL measured: its CPU too
+        headers = (*headers[:4], "PostgreSQL CPU ms/req", *headers[4:])
+        rows = [
+            (*row[:4], "-" if r.db_cpu_ms is None else f"{r.db_cpu_ms:.2f}", *row[4:])
+            for row, r in zip(rows, results, strict=True)
+        ]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
     lines = []
     for cells in (headers, *rows):
@@ -367,6 +413,12 @@ def parse_options(argv: list[str] | None = None) -> Options:
         help="measure both servers this many times, in turn; the table shows medians",
     )
     parser.add_argument(
+        "--database",
+        metavar="POSTGRESQL_URL",
+        help="also measure smsrelay on PostgreSQL: an admin URL (postgresql://user@host:port/db)"
+        " where a fresh database is created for the run, and dropped at its end",
+    )
+    parser.add_argument(
         "--pin",
         action="store_true",
         help=f"pin the server to CPU {SERVER_CPU}, this script and the load tool to CPU {LOAD_CPU}",
@@ -378,6 +430,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
         parser.error("--accounts, --connections, --rounds and --bodies must be at least 1")
     if args.recipients < 2 * PAIRS_PER_REQUEST:
         parser.error(f"--recipients must be at least {2 * PAIRS_PER_REQUEST}")
+    if args.database is not None and not is_postgres_url(args.database):
+        parser.error("--database must be a postgresql:// URL")
     return Options(
         recipients=args.recipients,
         accounts=args.accounts,
@@ -389,6 +443,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         bodies=args.bodies,
         pin=args.pin and len(os.sched_getaffinity(0)) >= 2,
         rounds=args.rounds,
+        database=args.database,
     )
 
 
@@ -417,6 +472,30 @@ def main() -> int:
     bodies_file = RESULTS_DIR / "multi_status.bodies"
     bodies_file.write_bytes(b"\n".join(bodies) + b"\n")
 
+    with contextlib.ExitStack() as cleanup:
+        postgres: BenchDatabase | None = None
+        if options.database:
+            postgres = cleanup.enter_context(BenchDatabase(options.database))
+            log(f"postgresql: copying {path.name} into {postgres.name}")
+            seconds = postgres.copy_from(path)
+            log(
+                f"postgresql: copied, migrated and analyzed in {seconds:.1f} s"
+                f" ({options.recipients / seconds:,.0f} recipients/s)"
+            )
+        return run(options, path, bodies_file, bodies, answers, found, len(rows), postgres)
+
+
+def run(
+    options: Options,
+    path: Path,
+    bodies_file: Path,
+    bodies: list[bytes],
+    answers: list[dict[str, Any]],
+    found: int,
+    queried: int,
+    postgres: BenchDatabase | None,
+) -> int:
+    """Measure the servers in rounds and print the report; the exit status."""
     wrk = shutil.which("wrk")
     env = clean_env()
     env["SMSRELAY_LOG_LEVEL"] = "warning"
@@ -449,20 +528,47 @@ def main() -> int:
             RESULTS_DIR / "multi_status_reference.log",
         ),
     ]
+    cpu: dict[str, PostgresCpu] = {}
+    if postgres is not None:
+        servers.append(
+            Server(
+                "smsrelay-pg",
+                serve_command(port := free_port(), postgres.url),
+                port,
+                env,
+                options.pin,
+                RESULTS_DIR / "multi_status_smsrelay-pg.log",
+            )
+        )
+        cpu["smsrelay-pg"] = PostgresCpu(postgres.name)
+        if not cpu["smsrelay-pg"].available:
+            log("postgresql: no server process on this machine: its CPU time is not measured")
     rounds: list[list[Measure]] = []
     for number in range(options.rounds):
         if options.rounds > 1:
             log(f"round {number + 1} of {options.rounds}")
-        rounds.append([measure(s, options, bodies_file, bodies, answers, wrk) for s in servers])
+        rounds.append(
+            [
+                measure(s, options, bodies_file, bodies, answers, wrk, cpu.get(s.name))
+                for s in servers
+            ]
+        )
     results = [median_measure(list(per_server)) for per_server in zip(*rounds, strict=True)]
 
     peak_tool = f"{wrk_version(wrk)} (-t1)" if wrk else "Python asyncio client (wrk not on PATH)"
     print(
         f"multi-status: {options.recipients:,} recipients in {options.accounts:,} accounts;"
-        f" the queried account has {len(rows):,}; {PAIRS_PER_REQUEST} E.164 pairs per request"
+        f" the queried account has {queried:,}; {PAIRS_PER_REQUEST} E.164 pairs per request"
         f" ({found} found, {PAIRS_PER_REQUEST - found} not), {len(bodies)} distinct bodies"
     )
     print(machine())
+    if postgres is not None:
+        print(
+            f"stores: smsrelay and reference on the SQLite file (WAL); smsrelay-pg on"
+            f" PostgreSQL {postgres_version(postgres)}, a fresh database copied from that file"
+            " by smsrelay's copier, then ANALYZEd; PostgreSQL CPU = its backends on that"
+            " database and its shared helpers (/proc), on the same cores"
+        )
     print(code_version())
     print(
         f"load: peak = {peak_tool}, closed loop, {options.connections} connections,"
@@ -473,7 +579,8 @@ def main() -> int:
     )
     print(
         f"checks: all {len(bodies)} answers equal to the expected ones before the load and 10"
-        " after, on both servers; answers during the load with a wrong status or length: "
+        + (" after, on both servers" if postgres is None else " after, on every server")
+        + "; answers during the load with a wrong status or length: "
         + ", ".join(f"{r.name} {r.wrong}" for r in results)
         + "; connection errors: "
         + ", ".join(f"{r.name} {r.errors}" for r in results)
@@ -488,13 +595,30 @@ def main() -> int:
         print(
             f"rounds: {options.rounds}, each figure below is the median of its rounds;"
             " smsrelay/reference req/s per round: "
-            + " ".join(f"{a.peak_rate / b.peak_rate:.2f}" for a, b in rounds)
+            + " ".join(f"{r[0].peak_rate / r[1].peak_rate:.2f}" for r in rounds)
+            + (
+                "; smsrelay-pg/smsrelay: "
+                + " ".join(f"{r[2].peak_rate / r[0].peak_rate:.2f}" for r in rounds)
+                if postgres is not None
+                else ""
+            )
         )
     print()
     print(table(results))
-    smsrelay, reference = results
+    smsrelay, reference = results[:2]
     print(f"cpu ratio: {reference.cpu_ms / smsrelay.cpu_ms:.2f} (reference / smsrelay CPU ms/req)")
     print(f"ratio: {smsrelay.peak_rate / reference.peak_rate:.2f}")
+    if postgres is not None:
+        pg = results[2]
+        total = pg.cpu_ms + (pg.db_cpu_ms or 0.0)
+        print(
+            f"pg targets: p99 {pg.p99_ms:.1f} ms at half load (≤ 30:"
+            f" {'met' if pg.p99_ms <= 30 else 'MISSED'}); req/s"
+            f" {pg.peak_rate / smsrelay.peak_rate:.2f}x SQLite's (≥ 0.50:"
+            f" {'met' if pg.peak_rate >= 0.5 * smsrelay.peak_rate else 'MISSED'});"
+            f" server + PostgreSQL CPU {total:.2f} ms/req against SQLite's {smsrelay.cpu_ms:.2f}"
+        )
+        print(f"pg ratio: {pg.peak_rate / smsrelay.peak_rate:.2f}")
     return 1 if any(r.wrong or r.errors for r in results) else 0
 
 
