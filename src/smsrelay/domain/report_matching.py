@@ -11,12 +11,13 @@ id (its candidates):
 
 - none at all: the submission is not recorded yet, the report waits for it (`EARLY`);
 - only the candidates to the report's handset count (all of them when it names none);
-- none is to the handset: if the handset is a number we send to (any SMS of ours was
-  addressed to it, whatever became of it), the report is about a submission to it not
-  recorded with this id yet (`EARLY`). Otherwise the handset is no recipient at all:
-  some SMSCs put a short code or our sender in a receipt's `source_addr`. Then the
-  report is matched on the id alone, as below among all the candidates, and says so
-  (`on_id_alone`, for the store to warn that the connector's receipts name no handset);
+- none is to the handset: if the handset is a number we send to (an SMS of ours was
+  addressed to it and claimed for the operator, whatever became of it), the report is
+  about a submission to it not recorded with this id yet (`EARLY`). Otherwise the
+  handset is no recipient at all: some SMSCs put a short code or our sender in a
+  receipt's `source_addr`. Then the report is matched on the id alone, as below among
+  all the candidates, and says so (`on_id_alone`, for the store to warn that the
+  connector's receipts name no handset);
 - exactly one awaits a report: that one (`Matched`);
 - two or more await one, all parts of one recipient's long SMS (the operator gave two
   parts one id): the first of those parts, by part number (`Matched`). The recipient's
@@ -25,7 +26,7 @@ id (its candidates):
 - two or more await one otherwise: the report is not guessed (`Ambiguous`), it is kept
   for an operator of the platform to look at and changes no recipient;
 - every one is final: a late or repeated report, which changes nothing (`LATE`), unless
-  an SMS to that handset is pending (accepted, claimed, or waiting for a retry): then the
+  an SMS to that handset is pending (claimed, or back for a retry): then the
   id may be reused for it and the report came before its submission was recorded
   (`EARLY`). Without a
   handset that cannot be told, and the report is read as late.
@@ -119,24 +120,26 @@ class Sending(Protocol):
 
     @property
     def regions(self) -> Collection[str]:
-        """The regions of every number an SMS was addressed to: where a handset written
-        nationally may be read."""
+        """The regions of every number in `addressed`: where a handset written nationally
+        may be read."""
         ...
 
     @property
     def pending(self) -> Container[str]:
-        """Numbers (E.164) an SMS is pending for: accepted, claimed, or back to accepted
-        for a retry, its handing to the operator not recorded. The operator may hold it
-        all the same (its answer was lost with the connection) and report on it."""
+        """Numbers (E.164) an SMS is pending for: claimed by the dispatcher, its handing
+        to the operator not recorded (being submitted, or back in `accepted` for a retry
+        or after a restart). The operator may hold it all the same (its answer was lost
+        with the connection) and report on it."""
         ...
 
     @property
     def addressed(self) -> Container[str]:
-        """Numbers (E.164) any SMS of ours was addressed to, whatever became of it. Not
-        only those recorded as handed to the operator: what we record can lag or differ
-        from what the operator holds. An answer lost with its connection leaves an SMS
-        it has back in `accepted`; a long SMS refused on its second part is recorded
-        refused, and its first part, which the operator took, is reported on."""
+        """Numbers (E.164) an SMS of ours was addressed to and claimed for the operator,
+        whatever became of it. Not only those recorded as handed over: what we record can
+        lag or differ from what the operator holds. An answer lost with its connection
+        leaves an SMS it has back in `accepted`; a long SMS refused on its second part is
+        recorded refused, and its first part, which the operator took, is reported on.
+        An SMS never claimed cannot be reported on: its number need not count."""
         ...
 
 

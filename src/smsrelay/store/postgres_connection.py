@@ -25,9 +25,6 @@ from smsrelay.store.migrations import migration_files
 # Held, for its transaction, by whoever migrates: several processes starting at once
 # (the API, its delivery worker, a CLI) apply each migration once, in turn.
 MIGRATION_LOCK = 0x736D_7372_6C79  # "smsrly"
-# Held by every transaction that records submissions or applies reports (see
-# `postgres_delivery.DeliveryQueries._reports_lock`).
-REPORTS_LOCK = 0x736D_7372_6C7A
 # How long opening a connection may take before the store answers "cannot connect".
 CONNECT_TIMEOUT = 10.0
 

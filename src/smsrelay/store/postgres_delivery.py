@@ -2,10 +2,10 @@
 
 The same moves as sqlite_delivery.py, each a single statement over arrays where SQLite
 runs `executemany`. Where SQLite's one write lock serialises writers, here a claim skips
-the rows another claim is taking (`FOR UPDATE SKIP LOCKED`), and recording submissions,
-applying reports and expiring recipients take the reports lock (`_reports_lock`), one
-transaction at a time. Reports are read and written by `postgres_reports`; what they
-change is `domain.report_batch`'s decision.
+the rows another claim is taking (`FOR UPDATE SKIP LOCKED`), recording submissions and
+applying reports lock the operator ids they touch (`postgres_reports.lock_ids`), and a
+write that reads rows to decide locks them, in key order. Reports are read and written
+by `postgres_reports`; what they change is `domain.report_batch`'s decision.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from smsrelay.domain.records import (
 from smsrelay.domain.status import State, StatusChange, public_change
 from smsrelay.store.postgres_connection import (
     ADD_STOP,
-    REPORTS_LOCK,
     Connection,
     PostgresConnection,
     columns,
@@ -35,6 +34,7 @@ from smsrelay.store.postgres_connection import (
 )
 from smsrelay.store.postgres_reports import (
     apply_reports,
+    lock_ids,
     set_states,
     take_early_reports,
 )
@@ -47,7 +47,7 @@ WITH due AS (
     WHERE due_at <= $1 ORDER BY due_at, account_id, message_id, phone LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
-UPDATE recipients AS r SET state = 'queued', due_at = NULL
+UPDATE recipients AS r SET state = 'queued', due_at = NULL, claims = r.claims + 1
 FROM due JOIN messages AS m ON m.id = due.message_id
 WHERE r.account_id = due.account_id AND r.message_id = due.message_id AND r.phone = due.phone
 RETURNING r.account_id, r.message_id, r.phone, coalesce(r.text, m.text), m.sender,
@@ -56,6 +56,10 @@ RETURNING r.account_id, r.message_id, r.phone, coalesce(r.text, m.text), m.sende
 # Each a single statement for the batch (arrays, a key probe per row): asyncpg's
 # executemany sends one statement per row, and recording 500 submissions so took most
 # of the dispatcher's time. A recipient appears once in a batch (`_last_per_key`).
+_CLAIMED_NUMBERS = (
+    "INSERT INTO claimed_numbers SELECT DISTINCT phone FROM unnest($1::text[]) AS u (phone)"
+    " ON CONFLICT DO NOTHING"
+)
 _RETRY = """
 UPDATE recipients AS r SET state = 'accepted', due_at = u.due_at
 FROM unnest($1::float8[], $2::bigint[], $3::bigint[], $4::text[])
@@ -120,7 +124,7 @@ class DeliveryQueries(PostgresConnection):
         retries = [s for s in submissions if s.retry_after is not None]
         done = [s for s in submissions if s.retry_after is None]
         async with self._write() as db:
-            await _reports_lock(db)
+            await lock_ids(db, [(s.carrier, ref) for s in done for ref in s.operator_refs])
             await _batch(
                 db,
                 _RETRY,
@@ -190,18 +194,19 @@ class DeliveryQueries(PostgresConnection):
 
     async def apply_receipts(self, receipts: Sequence[Receipt], now: float) -> int:
         async with self._write() as db:
-            await _reports_lock(db)
+            await lock_ids(db, [(r.carrier, r.operator_ref) for r in receipts])
             return await apply_reports(db, receipts, now, self._warned_no_handset)
 
     async def expire_overdue(self, now: float) -> int:
         if not await self._read("SELECT 1 FROM recipients WHERE report_until <= $1 LIMIT 1", now):
             return 0
         async with self._write() as db:
-            # Reports are applied to these rows too: one writer of them at a time.
-            await _reports_lock(db)
+            # Locked in key order, as report batches lock their recipients: a report
+            # being applied to one of them waits, or is waited for.
             rows = await db.fetch(
                 "SELECT account_id, message_id, phone, state FROM recipients"
-                " WHERE report_until <= $1",
+                " WHERE report_until <= $1"
+                " ORDER BY account_id, message_id, phone FOR UPDATE",
                 now,
             )
             await set_states(
@@ -323,23 +328,11 @@ class DeliveryQueries(PostgresConnection):
         return matched
 
 
-async def _reports_lock(db: Connection) -> None:
-    """Recording submissions and applying reports, one transaction at a time.
-
-    A report whose id no recorded SMS has yet is kept as early, and recording a
-    submission takes the early reports about it. Run side by side under READ COMMITTED,
-    the two miss each other: the report, judged before the submission commits, is kept
-    early after the submission looked for early reports, and stays there until its SMS
-    expires as Not delivered (the end-to-end runs lost 3 to 241 reports in 600 so).
-    SQLite's one write lock orders them; on PostgreSQL this transaction-scoped advisory
-    lock does, and each statement after it sees what the other committed.
-    """
-    await db.execute("SELECT pg_advisory_xact_lock($1)", REPORTS_LOCK)
-
-
 async def _claim(db: Connection, now: float, limit: int) -> list[Outbound]:
     # RETURNING keeps no order: put back the claim's.
     rows = sorted(await db.fetch(_CLAIM, now, limit), key=lambda row: (row[7], *row[:3]))
+    if rows:  # from now on the operator may hold an SMS to these numbers
+        await db.execute(_CLAIMED_NUMBERS, [row[2] for row in rows])
     await record_changes(
         db, [StatusChange(a, m, p, now, State.QUEUED, "dispatcher") for a, m, p, *_ in rows]
     )
@@ -348,8 +341,11 @@ async def _claim(db: Connection, now: float, limit: int) -> list[Outbound]:
 
 def _last_per_key(submissions: Sequence[Submission]) -> list[Submission]:
     """One submission per recipient, its last: a statement over the batch's arrays
-    updates each row once."""
-    return list({(s.account_id, s.message_id, s.phone): s for s in submissions}.values())
+    updates each row once. In key order: the rows are updated, and so locked, in the
+    order report batches lock them, so two transactions never wait on each other in a
+    cycle."""
+    last = {(s.account_id, s.message_id, s.phone): s for s in submissions}
+    return [last[key] for key in sorted(last)]
 
 
 async def _batch(

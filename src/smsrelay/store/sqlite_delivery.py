@@ -56,9 +56,13 @@ class DeliveryQueries(SQLiteConnection):
         ).fetchall()
         keys = [row[:3] for row in rows]
         db.executemany(
-            "UPDATE recipients SET state = 'queued', due_at = NULL"
+            "UPDATE recipients SET state = 'queued', due_at = NULL, claims = claims + 1"
             " WHERE account_id = ? AND message_id = ? AND phone = ?",
             keys,
+        )
+        # From now on the operator may hold an SMS to these numbers (migration 0009).
+        db.executemany(
+            "INSERT OR IGNORE INTO claimed_numbers VALUES (?)", [(key[2],) for key in keys]
         )
         record_changes(
             db, [StatusChange(a, m, p, now, State.QUEUED, "dispatcher") for a, m, p in keys]

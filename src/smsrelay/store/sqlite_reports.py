@@ -55,28 +55,26 @@ _EARLY = (
     " FROM json_each(?1) AS j CROSS JOIN early_receipts AS e"
     " WHERE e.carrier = j.value ->> 0 AND e.operator_ref = j.value ->> 1"
 )
-# Of the numbers a batch's handsets may be: which an SMS is pending for (accepted,
-# claimed, or back for a retry: not recorded as handed to the operator), and which any
-# SMS was ever addressed to, whatever became of it. One probe of `recipients_by_phone`
-# for each number.
+# Of the numbers a batch's handsets may be: which an SMS is pending for (claimed and not
+# recorded as handed to the operator: being submitted, or back for a retry), and which
+# any SMS was claimed for, whatever became of it (migration 0009). An index probe each.
 NUMBERS = (
     "SELECT j.value,"
-    " EXISTS (SELECT 1 FROM recipients AS r INDEXED BY recipients_by_phone"
-    " WHERE r.phone = j.value AND r.state IN ('accepted', 'queued')),"
-    " EXISTS (SELECT 1 FROM recipients AS r INDEXED BY recipients_by_phone"
-    " WHERE r.phone = j.value)"
+    " EXISTS (SELECT 1 FROM recipients AS r INDEXED BY recipients_pending_by_phone"
+    " WHERE r.phone = j.value AND r.claims > 0 AND r.state IN ('accepted', 'queued')),"
+    " EXISTS (SELECT 1 FROM claimed_numbers AS c WHERE c.phone = j.value)"
     " FROM json_each(?1) AS j"
 )
-# The first "+" and three digits of every number an SMS was addressed to: they hold
-# every calling code we send to. A skip scan, one index probe per prefix: the next
-# number past "+336:" is the first one after every "+336…" (":" follows "9").
+# The first "+" and three digits of every number an SMS was claimed for: they hold
+# every calling code we send to. A skip scan, one probe per prefix: the next number
+# past "+336:" is the first one after every "+336…" (":" follows "9").
 REGIONS = (
     "WITH RECURSIVE"
-    " addressed(phone) AS (SELECT min(phone) FROM recipients INDEXED BY recipients_by_phone"
-    " UNION ALL SELECT (SELECT min(r.phone) FROM recipients AS r"
-    " INDEXED BY recipients_by_phone WHERE r.phone > substr(addressed.phone, 1, 4) || ':')"
-    " FROM addressed WHERE addressed.phone IS NOT NULL)"
-    " SELECT substr(phone, 1, 4) FROM addressed WHERE phone IS NOT NULL"
+    " claimed(phone) AS (SELECT min(phone) FROM claimed_numbers"
+    " UNION ALL SELECT (SELECT min(c.phone) FROM claimed_numbers AS c"
+    " WHERE c.phone > substr(claimed.phone, 1, 4) || ':')"
+    " FROM claimed WHERE claimed.phone IS NOT NULL)"
+    " SELECT substr(phone, 1, 4) FROM claimed WHERE phone IS NOT NULL"
 )
 _INSERT_EARLY = (
     "INSERT INTO early_receipts (carrier, operator_ref, phone, state, at, detail)"
@@ -127,7 +125,7 @@ class _Sending:
     `concerns` asks, which they do only for a report no SMS to its handset settles: the
     regions of the numbers we send to (`REGIONS`), then, in one statement (`NUMBERS`),
     which of the numbers the batch's handsets may be in those regions and in the regions
-    of the batch's candidates an SMS is pending for, and which any SMS was addressed to."""
+    of the batch's candidates an SMS is pending for, and which any SMS was claimed for."""
 
     def __init__(self, db: sqlite3.Connection, handsets: Iterable[str], phones: Iterable[str]):
         self._db = db

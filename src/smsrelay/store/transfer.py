@@ -32,6 +32,7 @@ TABLES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("stop_list", ("id",)),
     ("replies", ("id",)),
     ("latest_recipient", ("phone",)),
+    ("claimed_numbers", ("phone",)),
     ("early_receipts", ("id",)),
     ("ambiguous_receipts", ("id",)),
 )

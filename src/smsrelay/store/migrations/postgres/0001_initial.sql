@@ -4,7 +4,7 @@
 -- dispatcher needs sub-second precision. Money is bigint thousandths, never a float.
 -- Phone numbers are COLLATE "C": ordered by their bytes as SQLite orders them (the API's
 -- lists come out in the same order on both stores), and the skip scan over
--- recipients_by_phone relies on ":" sorting right after "9".
+-- claimed_numbers relies on ":" sorting right after "9".
 
 CREATE TABLE accounts (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -74,6 +74,9 @@ CREATE TABLE recipients (
     -- Price of this recipient's parts, and the country it was priced for.
     cost          bigint NOT NULL DEFAULT 0,
     country       text NOT NULL DEFAULT '',
+    -- How many times the dispatcher claimed it: claimed and back in 'accepted' (a
+    -- retry, a restart) is pending, and the operator may report on it.
+    claims        integer NOT NULL DEFAULT 0,
     PRIMARY KEY (account_id, message_id, phone)
 );
 CREATE INDEX recipients_due ON recipients (due_at) WHERE due_at IS NOT NULL;
@@ -84,10 +87,17 @@ CREATE INDEX recipients_report_until ON recipients (report_until)
 -- Claims a stopped process left behind are released at every start: without this index
 -- that reads the whole recipients table.
 CREATE INDEX recipients_queued ON recipients (state) WHERE state = 'queued';
--- Whether a receipt's handset is a number we send to is read from every recipient with
--- that number, whatever its state (sqlite/0009 says why); the regions we send to are
--- read from it by a skip scan.
-CREATE INDEX recipients_by_phone ON recipients (phone);
+-- Claimed and not yet recorded as handed to the operator (sqlite/0009 says why): one
+-- probe per number a report may name.
+CREATE INDEX recipients_pending_by_phone ON recipients (phone)
+    WHERE claims > 0 AND state IN ('accepted', 'queued');
+
+-- Every number an SMS of ours was claimed for, kept at the claim by the delivery side
+-- (sqlite/0009 says why: accepting a send pays nothing for it); the regions we send to
+-- are read from it by a skip scan.
+CREATE TABLE claimed_numbers (
+    phone text COLLATE "C" PRIMARY KEY
+);
 
 -- Every state change, with what caused it: the history a support engineer reads.
 CREATE TABLE status_events (
