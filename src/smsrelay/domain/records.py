@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from smsrelay.domain.status import State
+from smsrelay.domain.status import State, StatusChange
 
 
 class NotEnoughCredit(Exception):
@@ -101,6 +101,14 @@ class Submission(msgspec.Struct, frozen=True):
     state: State
     detail: str | None = None
     retry_after: float | None = None
+
+    def change(self, now: float) -> StatusChange:
+        """Its recipient's history row: back in `accepted` for a retry, else the state the
+        operator's answer gave."""
+        state = State.ACCEPTED if self.retry_after is not None else self.state
+        return StatusChange(
+            self.account_id, self.message_id, self.phone, now, state, self.carrier, self.detail
+        )
 
 
 class Receipt(msgspec.Struct, frozen=True):

@@ -167,18 +167,7 @@ class DeliveryQueries(PostgresConnection):
             )
             await record_changes(
                 db,
-                [
-                    StatusChange(
-                        s.account_id,
-                        s.message_id,
-                        s.phone,
-                        now,
-                        State.ACCEPTED if s.retry_after is not None else s.state,
-                        s.carrier,
-                        s.detail,
-                    )
-                    for s in submissions
-                ],
+                [s.change(now) for s in submissions],
             )
             latest = {
                 s.phone: (s.phone, s.account_id, s.message_id, s.carrier, now)

@@ -17,12 +17,9 @@ it records the submissions that early reports were waiting for.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection, Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import msgspec
 
 from smsrelay.domain.phone import region_of
 from smsrelay.domain.records import Receipt
@@ -35,9 +32,8 @@ from smsrelay.domain.report_matching import (
     regions_of_prefixes,
 )
 from smsrelay.domain.status import AWAITING_REPORT, State, StatusChange, public_change
+from smsrelay.store.kept_reports import ambiguous_rows, warn_ambiguous, warn_no_handset
 from smsrelay.store.postgres_connection import Connection, columns, record_changes
-
-log = logging.getLogger(__name__)
 
 Ref = tuple[str, str]  # carrier, operator id
 
@@ -134,8 +130,6 @@ SELECT pg_advisory_xact_lock(k) FROM (
     FROM unnest($1::text[], $2::text[]) AS u (carrier, operator_ref) ORDER BY k
 ) AS ids
 """
-
-_encode_json = msgspec.json.Encoder().encode
 
 
 async def lock_ids(db: Connection, ids: Sequence[tuple[str, str]]) -> None:
@@ -269,7 +263,7 @@ async def apply_reports(
     connectors already said to send receipts that name no handset, and gains the new."""
     changes = await _judge(db, receipts)
     for receipt in changes.on_id_alone:
-        _warn_no_handset(receipt, warned)
+        warn_no_handset(receipt, warned)
     parts = {(*c.key, c.part): c.state.value for c in changes.parts}  # each part's last
     if parts:
         rows = [(state, *key) for key, state in parts.items()]
@@ -288,50 +282,10 @@ async def apply_reports(
     return len(changes.recipients)
 
 
-def _warn_no_handset(receipt: Receipt, warned: set[str]) -> None:
-    """Once per connector in `warned` (the store's): every receipt it sends is matched on
-    its id alone."""
-    if receipt.carrier in warned:
-        return
-    warned.add(receipt.carrier)
-    log.warning(
-        "connector %s: receipt for operator id %s comes from %s, a number no SMS is sent to:"
-        " its receipts do not name the handset, they are matched on the operator id alone"
-        " (warned once per connector)",
-        receipt.carrier,
-        receipt.operator_ref,
-        receipt.phone,
-    )
-
-
 async def _keep_ambiguous(db: Connection, found: Sequence[tuple[Receipt, Ambiguous]]) -> None:
     """Keep reports that fit several SMS awaiting a report, and say so: none is guessed."""
-    rows = [
-        (
-            r.carrier,
-            r.operator_ref,
-            r.phone,
-            r.state,
-            r.at,
-            r.detail,
-            _encode_json(
-                [[c.account_id, c.message_id, c.phone, c.part] for c in match.candidates]
-            ).decode(),
-        )
-        for r, match in found
-    ]
-    await db.execute(_INSERT_AMBIGUOUS, *columns(rows, 7))
-    for receipt, match in found:
-        log.warning(
-            "connector %s: report %s for operator id %s, handset %s, fits %d SMS awaiting"
-            " a report (%s): applied to none, kept in ambiguous_receipts",
-            receipt.carrier,
-            receipt.state,
-            receipt.operator_ref,
-            receipt.phone or "not named",
-            len(match.candidates),
-            ", ".join(f"message {c.message_id} to {c.phone}" for c in match.candidates),
-        )
+    await db.execute(_INSERT_AMBIGUOUS, *columns(ambiguous_rows(found), 7))
+    warn_ambiguous(found)
 
 
 async def take_early_reports(

@@ -134,18 +134,7 @@ class DeliveryQueries(SQLiteConnection):
             )
             record_changes(
                 db,
-                [
-                    StatusChange(
-                        s.account_id,
-                        s.message_id,
-                        s.phone,
-                        now,
-                        State.ACCEPTED if s.retry_after is not None else s.state,
-                        s.carrier,
-                        s.detail,
-                    )
-                    for s in submissions
-                ],
+                [s.change(now) for s in submissions],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO latest_recipient VALUES (?, ?, ?, ?, ?)",

@@ -13,7 +13,6 @@ it records the submissions that early reports were waiting for.
 from __future__ import annotations
 
 import functools
-import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 
@@ -27,9 +26,8 @@ from smsrelay.domain.report_matching import (
     regions_of_prefixes,
 )
 from smsrelay.domain.status import AWAITING_REPORT, State, StatusChange, public_change
+from smsrelay.store.kept_reports import ambiguous_rows, warn_ambiguous, warn_no_handset
 from smsrelay.store.sqlite_connection import encode_json, record_changes
-
-log = logging.getLogger(__name__)
 
 Ref = tuple[str, str]  # carrier, operator id
 
@@ -160,22 +158,6 @@ class _Sending:
         return self._numbers[1]
 
 
-def _warn_no_handset(receipt: Receipt, warned: set[str]) -> None:
-    """Once per connector in `warned` (the store's): every receipt it sends is matched on
-    its id alone."""
-    if receipt.carrier in warned:
-        return
-    warned.add(receipt.carrier)
-    log.warning(
-        "connector %s: receipt for operator id %s comes from %s, a number no SMS is sent to:"
-        " its receipts do not name the handset, they are matched on the operator id alone"
-        " (warned once per connector)",
-        receipt.carrier,
-        receipt.operator_ref,
-        receipt.phone,
-    )
-
-
 def apply_reports(
     db: sqlite3.Connection, receipts: Sequence[Receipt], now: float, warned: set[str]
 ) -> int:
@@ -185,7 +167,7 @@ def apply_reports(
     sending = _Sending(db, handsets(receipts), [key[2] for key in recorded.recipients])
     changes = judge_reports(receipts, recorded, sending)
     for receipt in changes.on_id_alone:
-        _warn_no_handset(receipt, warned)
+        warn_no_handset(receipt, warned)
     db.executemany(_SET_PART, [(c.state, *c.key, c.part) for c in changes.parts])
     db.executemany(
         SET_STATE, [state_change(c.key, c.was, c.state, now) for c in changes.recipients]
@@ -203,34 +185,8 @@ def apply_reports(
 
 def _keep_ambiguous(db: sqlite3.Connection, found: Sequence[tuple[Receipt, Ambiguous]]) -> None:
     """Keep reports that fit several SMS awaiting a report, and say so: none is guessed."""
-    db.executemany(
-        _INSERT_AMBIGUOUS,
-        [
-            (
-                r.carrier,
-                r.operator_ref,
-                r.phone,
-                r.state,
-                r.at,
-                r.detail,
-                encode_json(
-                    [[c.account_id, c.message_id, c.phone, c.part] for c in match.candidates]
-                ).decode(),
-            )
-            for r, match in found
-        ],
-    )
-    for receipt, match in found:
-        log.warning(
-            "connector %s: report %s for operator id %s, handset %s, fits %d SMS awaiting"
-            " a report (%s): applied to none, kept in ambiguous_receipts",
-            receipt.carrier,
-            receipt.state,
-            receipt.operator_ref,
-            receipt.phone or "not named",
-            len(match.candidates),
-            ", ".join(f"message {c.message_id} to {c.phone}" for c in match.candidates),
-        )
+    db.executemany(_INSERT_AMBIGUOUS, ambiguous_rows(found))
+    warn_ambiguous(found)
 
 
 def take_early_reports(
